@@ -1,0 +1,129 @@
+/*
+ * cache — the shared cache of RRsets and negative answers.
+ *
+ * No I/O, no clock: time comes in as `now` (wall-clock seconds, see
+ * DESIGN.md "Time"). Shared by every worker thread. Lookups are lock-free:
+ * the shards are liburcu QSBR hash tables (cds_lfht); entries are immutable
+ * once published and replaced whole; old entries are freed with call_rcu()
+ * after every registered thread has passed a quiescent state.
+ *
+ * Threads: every thread that calls cache_lookup()/cache_put_*() must call
+ * cache_thread_register() first, and either report quiescent states
+ * regularly (cache_thread_quiescent(), once per event-loop iteration) or go
+ * offline while blocked (cache_thread_offline()/online()). A thread that
+ * never does holds back reclamation.
+ *
+ * Expired entries are kept (for serve-stale) until max_stale_ttl seconds
+ * past expiry, then dropped lazily (on lookup or when a shard is over its
+ * memory share).
+ *
+ * Credibility (RFC 2181 §5.4.1): a fresh entry is only replaced by data of
+ * the same or a higher rank; an expired one by anything.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ldns/ldns.h>
+
+struct cache;
+
+struct cache_opts {
+	size_t max_bytes;          /* memory bound for entries; 0 = default 64 MiB */
+	uint32_t min_ttl;          /* cache-min-ttl (default 0) */
+	uint32_t max_ttl;          /* cache-max-ttl (default 86400) */
+	uint32_t max_negative_ttl; /* cache-max-negative-ttl (default 3600) */
+	uint32_t max_stale_ttl;    /* keep expired data this long (default 86400) */
+};
+
+/* RFC 2181 §5.4.1 trust ranking, lowest first. */
+enum cache_rank {
+	CACHE_RANK_HINT = 0,            /* root hints */
+	CACHE_RANK_GLUE = 1,            /* additional section, glue */
+	CACHE_RANK_AUTHORITY_NONAUTH = 2, /* referral NS, non-AA authority */
+	CACHE_RANK_ANSWER_NONAUTH = 3,  /* non-AA answer */
+	CACHE_RANK_AUTHORITY_AUTH = 4,  /* AA authority section (SOA of negatives) */
+	CACHE_RANK_ANSWER_AUTH = 5,     /* AA answer section */
+};
+
+enum cache_kind {
+	CACHE_KIND_RRSET = 1,  /* a positive RRset */
+	CACHE_KIND_NODATA,     /* the name exists, no data of this type */
+	CACHE_KIND_NXDOMAIN,   /* the name does not exist */
+};
+
+enum cache_status {
+	CACHE_MISS = 0,
+	CACHE_FRESH,
+	CACHE_STALE,           /* expired, still within max_stale_ttl */
+};
+
+/* What a lookup returns; the caller owns `rrs` (free with cache_result_clear). */
+struct cache_result {
+	enum cache_kind kind;
+	enum cache_rank rank;
+	uint32_t ttl;         /* remaining seconds (0 when stale) */
+	uint32_t stale_for;   /* seconds past expiry (0 when fresh) */
+	uint32_t orig_ttl;    /* the TTL stored, after clamping */
+	/*
+	 * RRSET: the RRset, TTLs set to `ttl`.
+	 * NODATA / NXDOMAIN: the SOA record(s) to put in the authority section,
+	 * TTLs set to `ttl`. May be empty (no SOA was given).
+	 */
+	ldns_rr_list *rrs;
+};
+
+/* NULL on allocation failure. `opts` may be NULL for defaults. */
+struct cache *cache_create(const struct cache_opts *opts);
+/* NULL-safe. Call after every worker has stopped using the cache. */
+void cache_destroy(struct cache *cache);
+
+void cache_thread_register(void);
+void cache_thread_unregister(void);
+void cache_thread_quiescent(void);
+void cache_thread_offline(void);
+void cache_thread_online(void);
+
+/*
+ * Stores a positive RRset: every RR in `rrset` has the same owner, type and
+ * class (checked: -EINVAL otherwise). TTL = the minimum TTL of the RRs,
+ * clamped to [min_ttl, max_ttl]. Copies; the caller keeps `rrset`.
+ * 0 stored, 1 kept the existing entry (higher rank and fresh), or -errno.
+ */
+int cache_put_rrset(struct cache *cache, const ldns_rr_list *rrset, enum cache_rank rank,
+		    uint64_t now);
+
+/*
+ * Stores a negative answer for `name`: NODATA for `type`, or NXDOMAIN (kind
+ * CACHE_KIND_NXDOMAIN, `type` ignored: it covers every type of the name).
+ * `soa` (may be NULL) is the SOA RRset of the authority section; RFC 2308 §5:
+ * the negative TTL is min(SOA TTL, SOA MINIMUM), capped at max_negative_ttl;
+ * without an SOA the answer is not cached (returns 1).
+ * 0 stored, 1 not stored, or -errno.
+ */
+int cache_put_negative(struct cache *cache, const ldns_rdf *name, uint16_t type,
+		       enum cache_kind kind, const ldns_rr_list *soa, enum cache_rank rank,
+		       uint64_t now);
+
+/*
+ * Looks up (name, type): a positive RRset or a NODATA entry for the type, or
+ * an NXDOMAIN entry for the name; when both a type entry and an NXDOMAIN
+ * entry exist the one stored later wins. `out` may be NULL (existence
+ * check); otherwise on FRESH/STALE the caller owns out->rrs.
+ */
+enum cache_status cache_lookup(struct cache *cache, const ldns_rdf *name, uint16_t type,
+			       uint64_t now, struct cache_result *out);
+
+/* Frees out->rrs; NULL-safe. */
+void cache_result_clear(struct cache_result *res);
+
+/* Removes every entry. */
+void cache_flush(struct cache *cache);
+
+struct cache_stats {
+	uint64_t entries;
+	uint64_t bytes;
+	uint64_t lookups, hits_fresh, hits_stale, misses;
+	uint64_t stores, evictions;
+};
+void cache_get_stats(struct cache *cache, struct cache_stats *out);

@@ -1,0 +1,95 @@
+/*
+ * cache internals shared by cache.c, key.c and entry.c; not for other
+ * modules.
+ *
+ * An entry is one immutable allocation: the header below, then the key name
+ * (lower-cased wire form), then the records in uncompressed wire form (owner,
+ * type, class, TTL, RDLENGTH, RDATA), original case kept. It is published
+ * into one shard's cds_lfht and never written again, except `referenced`,
+ * a relaxed eviction hint that readers set.
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+#include <ldns/ldns.h>
+
+#include "cache/cache.h"
+
+#define CACHE_NAME_MAX 255
+
+/*
+ * Slot of an entry under its name: an RR type (0..65535) for RRSET and NODATA
+ * entries, or CACHE_SLOT_NXDOMAIN, outside the type space so that no RR type
+ * (not even the reserved 0) can collide with it.
+ */
+#define CACHE_SLOT_NXDOMAIN 0x10000u
+
+struct cache_key {
+	uint8_t name[CACHE_NAME_MAX]; /* lower-cased wire form */
+	uint8_t name_len;
+	uint32_t slot;
+	uint64_t hash;
+};
+
+struct cache_entry {
+	struct cds_lfht_node node; /* in its shard's table */
+	union {
+		struct rcu_head rcu;		  /* reclaimed with call_rcu() */
+		struct cache_entry *destroy_next; /* cache_destroy()'s free list */
+	};
+	uint64_t hash;
+	uint64_t expire_at; /* wall-clock second at which it stops being fresh */
+	uint64_t seq;	    /* store order across slots: the later store wins */
+	size_t bytes;	    /* what its shard accounts for it */
+	uint32_t orig_ttl;
+	uint32_t slot;
+	uint32_t rr_len; /* bytes of record wire after the name */
+	uint16_t rr_count;
+	uint8_t kind; /* enum cache_kind */
+	uint8_t rank; /* enum cache_rank */
+	uint8_t name_len;
+	atomic_bool referenced; /* set by lookups; second chance on eviction */
+	uint8_t data[];		/* name_len bytes of key name, then rr_len bytes of records */
+};
+
+/* ---- key.c -------------------------------------------------------------- */
+
+/* The per-cache random key of the keyed hash (SipHash-1-3). */
+struct cache_hash_seed {
+	uint64_t k0, k1;
+};
+
+/*
+ * Fills `key` from `name` (an LDNS_RDF_TYPE_DNAME of 1..255 bytes) and `slot`.
+ * 0 or -EINVAL.
+ */
+int cache_key_init(struct cache_key *key, const struct cache_hash_seed *seed, const ldns_rdf *name,
+		   uint32_t slot);
+
+/* Recomputes key->hash after key->slot changed; the name stays. */
+void cache_key_rehash(struct cache_key *key, const struct cache_hash_seed *seed);
+
+/* cds_lfht match function: `key` is a struct cache_key. Nonzero on match. */
+int cache_key_match(struct cds_lfht_node *node, const void *key);
+
+/* ---- entry.c ------------------------------------------------------------ */
+
+/*
+ * Allocates an entry for `key` holding the records of `rrs` (copied, case
+ * kept). Times and rank are left for the caller to fill in. NULL with *err
+ * set to -ENOMEM or -EINVAL (a record that cannot be written in wire form).
+ */
+struct cache_entry *cache_entry_new(const struct cache_key *key, const ldns_rr_list *rrs, int *err);
+
+/* Frees an entry that was never published, or one that is out of every table. */
+void cache_entry_free(struct cache_entry *entry);
+
+/* call_rcu() callback: frees the entry that owns `head`. */
+void cache_entry_free_rcu(struct rcu_head *head);
+
+/* A fresh ldns_rr_list of the entry's records with every TTL set to `ttl`; NULL on ENOMEM. */
+ldns_rr_list *cache_entry_decode(const struct cache_entry *entry, uint32_t ttl);

@@ -1,0 +1,79 @@
+/*
+ * config — the daemon's configuration: built-in defaults, the config file
+ * (Unbound-style `key: value` lines, `#` comments) and command-line
+ * overrides. Validation happens here; every error names file, line and what
+ * is wrong. No resolution logic, no I/O beyond reading the file.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_LISTEN 32
+#define CONFIG_MAX_ACL 64
+
+struct config_listen {
+	struct sockaddr_storage addr; /* port included */
+};
+
+enum config_acl_action {
+	CONFIG_ACL_ALLOW,  /* recursion allowed */
+	CONFIG_ACL_REFUSE, /* answer REFUSED */
+	CONFIG_ACL_DENY,   /* drop silently */
+};
+
+struct config_acl {
+	struct sockaddr_storage net; /* network address (host bits zero) */
+	uint8_t prefix;              /* prefix length */
+	enum config_acl_action action;
+};
+
+struct config {
+	/* listening */
+	struct config_listen listen[CONFIG_MAX_LISTEN];
+	size_t nlisten;
+	uint16_t port;               /* default port for `interface:` without @PORT (53) */
+	unsigned num_threads;        /* 0 = number of CPUs */
+	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
+	unsigned tcp_max_connections; /* per worker (default 256) */
+
+	/* access control; longest prefix wins; default: only localhost allowed */
+	struct config_acl acl[CONFIG_MAX_ACL];
+	size_t nacl;
+
+	/* iteration */
+	char root_hints[4096];       /* path; empty = built-in root hints */
+	bool do_ip4, do_ip6;
+	bool do_not_query_localhost;
+	bool qname_minimisation;
+	bool harden_glue;
+	uint16_t edns_buffer_size;   /* upstream (1232) */
+	uint16_t max_udp_size;       /* largest UDP answer to clients (1232) */
+	struct sockaddr_storage outgoing4, outgoing6; /* outgoing-interface; AF_UNSPEC = any */
+
+	/* cache */
+	uint32_t cache_min_ttl;      /* 0 */
+	uint32_t cache_max_ttl;      /* 86400 */
+	uint32_t cache_max_negative_ttl; /* 3600 */
+	uint32_t max_stale_ttl;      /* 86400 */
+	uint64_t cache_size;         /* bytes; msg-cache-size/rrset-cache-size style, default 64m */
+
+	int verbosity;               /* 0 err .. 3 debug (default 1 = warnings) */
+};
+
+/* Fills built-in defaults (listen on 127.0.0.1@53 and ::1@53, ACL localhost). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Reads `path` over `cfg` (which holds defaults). On error returns -1 and
+ * writes "FILE:LINE: what is wrong" into err. An unknown key is an error.
+ * The first `interface:` line replaces the default listen set; later ones add.
+ */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Parses "ADDR[@PORT]" (IPv4 or IPv6, port default `default_port`). 0 or -1. */
+int config_parse_addr_port(const char *s, uint16_t default_port, struct sockaddr_storage *out);
+
+/* Looks up the ACL action for a client address. */
+enum config_acl_action config_acl_check(const struct config *cfg, const struct sockaddr *addr);

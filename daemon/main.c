@@ -1,0 +1,239 @@
+/*
+ * main — wires the daemon together and nothing more: flags and config,
+ * root hints, the shared cache and server table, N workers, then waits for
+ * SIGINT/SIGTERM and shuts everything down cleanly (exit 0).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "daemon/root_hints.h"
+#include "cache/cache.h"
+#include "util/log.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: holdfast [options]\n"
+		"A caching recursive DNS resolver that keeps answering when authorities fail.\n"
+		"\n"
+		"  -c, --config FILE     read the configuration file FILE\n"
+		"  -l, --listen ADDR@PORT listen on ADDR (repeatable; replaces the listen set)\n"
+		"  -t, --threads N       worker threads (default: number of CPUs)\n"
+		"      --root-hints FILE root hints in named.root format (default: built in)\n"
+		"  -v, --verbose         more logging (repeatable)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         print the version\n"
+		"\n"
+		"Flags override the configuration file. See conf/holdfast.conf.\n");
+}
+
+struct flags {
+	const char *config;
+	const char *root_hints;
+	const char *listen[CONFIG_MAX_LISTEN];
+	size_t nlisten;
+	long threads;
+	int verbose;
+};
+
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"threads", required_argument, NULL, 't'},
+		{"root-hints", required_argument, NULL, 'R'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(f, 0, sizeof(*f));
+	f->threads = -1;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:l:t:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			f->config = optarg;
+			break;
+		case 'l':
+			if (f->nlisten >= CONFIG_MAX_LISTEN) {
+				fprintf(stderr, "holdfast: too many -l addresses\n");
+				return 2;
+			}
+			f->listen[f->nlisten++] = optarg;
+			break;
+		case 't': {
+			char *end;
+			f->threads = strtol(optarg, &end, 10);
+			if (*end || f->threads < 1 || f->threads > 1024) {
+				fprintf(stderr, "holdfast: -t wants a number of threads 1..1024\n");
+				return 2;
+			}
+			break;
+		}
+		case 'R':
+			f->root_hints = optarg;
+			break;
+		case 'v':
+			f->verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("holdfast %s\n", HOLDFAST_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "holdfast: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* Config and flags into the options of each module. */
+static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
+{
+	struct config *cfg = &ctx->cfg;
+	char err[512];
+	config_defaults(cfg);
+	if (f->config && config_load_file(cfg, f->config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "holdfast: %s\n", err);
+		return -1;
+	}
+	if (f->nlisten > 0) {
+		cfg->nlisten = 0;
+		for (size_t i = 0; i < f->nlisten; i++) {
+			if (config_parse_addr_port(f->listen[i], 53, &cfg->listen[i].addr) != 0) {
+				fprintf(stderr, "holdfast: -l %s: expected ADDR[@PORT]\n",
+					f->listen[i]);
+				return -1;
+			}
+			cfg->nlisten++;
+		}
+	}
+	if (f->threads > 0)
+		cfg->num_threads = (unsigned)f->threads;
+	if (cfg->num_threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->num_threads = n > 0 ? (unsigned)n : 1;
+	}
+	log_set_verbosity(cfg->verbosity + f->verbose);
+
+	const char *hints = f->root_hints ? f->root_hints
+					  : (cfg->root_hints[0] ? cfg->root_hints : NULL);
+	if (daemon_root_hints_load(hints, &ctx->root_hints, err, sizeof(err)) != 0) {
+		fprintf(stderr, "holdfast: %s\n", err);
+		return -1;
+	}
+
+	struct cache_opts co = {
+		.max_bytes = cfg->cache_size,
+		.min_ttl = cfg->cache_min_ttl,
+		.max_ttl = cfg->cache_max_ttl,
+		.max_negative_ttl = cfg->cache_max_negative_ttl,
+		.max_stale_ttl = cfg->max_stale_ttl,
+	};
+	ctx->cache = cache_create(&co);
+	ctx->servers = upstream_servers_create();
+	if (!ctx->cache || !ctx->servers) {
+		fprintf(stderr, "holdfast: out of memory\n");
+		return -1;
+	}
+
+	upstream_opts_init(&ctx->upstream_opts);
+	ctx->upstream_opts.edns_buffer_size = cfg->edns_buffer_size;
+	ctx->upstream_opts.do_ip4 = cfg->do_ip4;
+	ctx->upstream_opts.do_ip6 = cfg->do_ip6;
+	ctx->upstream_opts.do_not_query_localhost = cfg->do_not_query_localhost;
+	ctx->upstream_opts.source4 = cfg->outgoing4;
+	ctx->upstream_opts.source6 = cfg->outgoing6;
+
+	resolver_opts_init(&ctx->resolver_opts);
+	ctx->resolver_opts.qname_minimisation = cfg->qname_minimisation;
+	ctx->resolver_opts.harden_glue = cfg->harden_glue;
+	ctx->resolver_opts.do_ip4 = cfg->do_ip4;
+	ctx->resolver_opts.do_ip6 = cfg->do_ip6;
+
+	ctx->env.cache = ctx->cache;
+	ctx->env.opts = &ctx->resolver_opts;
+	ctx->env.root_hints = ctx->root_hints;
+	ctx->resolution_timeout_ms = 12000;
+	ctx->max_udp_size = cfg->max_udp_size;
+	return 0;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	log_info(LOG_DAEMON, "signal %d, shutting down", signum);
+	uv_stop(s->loop);
+}
+
+int main(int argc, char **argv)
+{
+	struct flags f;
+	int r = parse_flags(argc, argv, &f);
+	if (r != 0)
+		return r == 1 ? 0 : 2;
+
+	/* Writes to closed client connections must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+
+	static struct daemon_ctx ctx;
+	int status = 1;
+	struct worker *workers = NULL;
+	unsigned started = 0;
+	cache_thread_register();
+	if (build_ctx(&ctx, &f) != 0)
+		goto out;
+
+	workers = calloc(ctx.cfg.num_threads, sizeof(*workers));
+	if (!workers)
+		goto out;
+	for (; started < ctx.cfg.num_threads; started++) {
+		if (worker_start(&workers[started], &ctx, started) != 0)
+			goto out_stop;
+	}
+	log_info(LOG_DAEMON, "holdfast %s running: %u threads, %zu listen addresses",
+		 HOLDFAST_VERSION, started, ctx.cfg.nlisten);
+
+	/* The main thread only waits for signals. It reads no cache entries,
+	 * so it stays offline for RCU. */
+	cache_thread_offline();
+	uv_loop_t *loop = uv_default_loop();
+	uv_signal_t sigint, sigterm;
+	uv_signal_init(loop, &sigint);
+	uv_signal_init(loop, &sigterm);
+	uv_signal_start(&sigint, on_signal, SIGINT);
+	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&sigint, NULL);
+	uv_close((uv_handle_t *)&sigterm, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	cache_thread_online();
+	status = 0;
+
+out_stop:
+	for (unsigned i = 0; i < started; i++)
+		worker_stop(&workers[i]);
+	for (unsigned i = 0; i < started; i++)
+		worker_join(&workers[i]);
+out:
+	free(workers);
+	cache_destroy(ctx.cache);
+	upstream_servers_destroy(ctx.servers);
+	ldns_rr_list_deep_free(ctx.root_hints);
+	cache_thread_unregister();
+	return status;
+}

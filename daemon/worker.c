@@ -1,0 +1,145 @@
+/*
+ * worker — one thread, one libuv loop, its own listening sockets and
+ * upstream context. Reports RCU quiescent states to the cache once per loop
+ * iteration (and at least every RCU_TICK_MS while idle) so replaced cache
+ * entries can be reclaimed. Stopped from main() through a uv_async.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "cache/cache.h"
+#include "util/log.h"
+
+#define RCU_TICK_MS 100
+
+static void on_rcu_prepare(uv_prepare_t *h)
+{
+	cache_thread_quiescent();
+}
+
+static void on_rcu_tick(uv_timer_t *t)
+{
+	/* Nothing to do: waking the loop runs on_rcu_prepare. */
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_stop(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	w->stopping = true;
+	task_cancel_all(w);
+	tcp_conn_close_all(w);
+	upstream_destroy(w->upstream);
+	w->upstream = NULL;
+	for (size_t i = 0; i < w->nlisten; i++) {
+		if (!uv_is_closing((uv_handle_t *)&w->udp[i]))
+			uv_close((uv_handle_t *)&w->udp[i], NULL);
+		if (!uv_is_closing((uv_handle_t *)&w->tcp[i]))
+			uv_close((uv_handle_t *)&w->tcp[i], NULL);
+	}
+	uv_close((uv_handle_t *)&w->stop_async, NULL);
+	uv_close((uv_handle_t *)&w->rcu_prepare, NULL);
+	uv_close((uv_handle_t *)&w->rcu_timer, NULL);
+}
+
+static int open_listeners(struct worker *w)
+{
+	const struct config *cfg = &w->ctx->cfg;
+	w->nlisten = cfg->nlisten;
+	w->udp = calloc(w->nlisten, sizeof(*w->udp));
+	w->tcp = calloc(w->nlisten, sizeof(*w->tcp));
+	if (!w->udp || !w->tcp)
+		return UV_ENOMEM;
+	for (size_t i = 0; i < w->nlisten; i++) {
+		const struct sockaddr_storage *addr = &cfg->listen[i].addr;
+		int r = listen_udp_open(w, addr, &w->udp[i]);
+		if (r == 0)
+			r = listen_tcp_open(w, addr, &w->tcp[i]);
+		if (r != 0) {
+			char host[64] = "?";
+			int port = 0;
+			if (addr->ss_family == AF_INET) {
+				uv_ip4_name((const void *)addr, host, sizeof(host));
+				port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+			} else {
+				uv_ip6_name((const void *)addr, host, sizeof(host));
+				port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+			}
+			log_err(LOG_DAEMON, "cannot listen on %s@%d: %s", host, port,
+				uv_strerror(r));
+			w->nlisten = i + 1; /* the handles up to i were initialised */
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void worker_main(void *arg)
+{
+	struct worker *w = arg;
+	cache_thread_register();
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	/* Close whatever a failed start left open, then drain the closes. */
+	uv_walk(&w->loop, close_walk, NULL);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	cache_thread_unregister();
+}
+
+int worker_start(struct worker *w, struct daemon_ctx *ctx, unsigned index)
+{
+	w->index = index;
+	w->ctx = ctx;
+	int r = uv_loop_init(&w->loop);
+	if (r != 0)
+		return r;
+	uv_async_init(&w->loop, &w->stop_async, on_stop);
+	w->stop_async.data = w;
+	uv_prepare_init(&w->loop, &w->rcu_prepare);
+	uv_prepare_start(&w->rcu_prepare, on_rcu_prepare);
+	uv_timer_init(&w->loop, &w->rcu_timer);
+	uv_timer_start(&w->rcu_timer, on_rcu_tick, RCU_TICK_MS, RCU_TICK_MS);
+	uv_unref((uv_handle_t *)&w->rcu_timer);
+	w->upstream = upstream_create(&w->loop, &ctx->upstream_opts, ctx->servers);
+	if (!w->upstream)
+		r = UV_ENOMEM;
+	if (r == 0)
+		r = open_listeners(w);
+	if (r != 0) {
+		/* Not started: tear down on this thread, synchronously. */
+		on_stop(&w->stop_async);
+		uv_walk(&w->loop, close_walk, NULL);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->loop);
+		free(w->udp);
+		free(w->tcp);
+		return r;
+	}
+	r = uv_thread_create(&w->thread, worker_main, w);
+	if (r != 0) {
+		on_stop(&w->stop_async);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->loop);
+		free(w->udp);
+		free(w->tcp);
+	}
+	return r;
+}
+
+void worker_stop(struct worker *w)
+{
+	uv_async_send(&w->stop_async);
+}
+
+void worker_join(struct worker *w)
+{
+	uv_thread_join(&w->thread);
+	uv_loop_close(&w->loop);
+	free(w->udp);
+	free(w->tcp);
+}

@@ -1,0 +1,77 @@
+/*
+ * dns/impl.h — declarations shared only inside the dns module.
+ * Byte-order helpers and the hand-written writer of the small messages the
+ * module builds without ldns (errors, upstream queries, truncated answers).
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* RFC 1035 §4.1.1 header flag bits (in the 16-bit flag word). */
+#define DNS_FLAG_QR 0x8000u
+#define DNS_FLAG_AA 0x0400u
+#define DNS_FLAG_TC 0x0200u
+#define DNS_FLAG_RD 0x0100u
+#define DNS_FLAG_RA 0x0080u
+#define DNS_FLAG_AD 0x0020u
+#define DNS_FLAG_CD 0x0010u
+#define DNS_OPCODE_SHIFT 11
+#define DNS_OPCODE_MASK 0xfu
+
+#define DNS_TYPE_OPT 41
+#define DNS_EDNS_DO 0x8000u	 /* RFC 3225 §3: in the low 16 bits of the OPT TTL */
+#define DNS_EDNS_OPT_COOKIE 10	 /* RFC 7873 §4 */
+#define DNS_EDNS_OPT_EDE 15	 /* RFC 8914 §2 */
+#define DNS_EDNS_UDP_ANSWER 1232 /* DNS Flag Day 2020: fits common path MTUs */
+#define DNS_OPT_FIXED_LEN 11	 /* root owner, type, class, TTL, RDLENGTH */
+
+static inline uint16_t dns_get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t dns_get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void dns_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void dns_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* A message made of a header, at most one question and at most one OPT. */
+struct dns_wire_head {
+	uint16_t id;
+	uint16_t flags;	      /* the whole flag word, low 4 bits of the rcode included */
+	const uint8_t *qname; /* uncompressed wire name; NULL: no question */
+	uint8_t qname_len;
+	uint16_t qtype, qclass;
+	bool opt; /* append an OPT record */
+	uint16_t udp_size;
+	uint8_t ext_rcode; /* upper 8 bits of a 12-bit rcode (RFC 6891 §6.1.3) */
+	bool edns_do;
+	int ede_code;	      /* -1: no Extended DNS Error option */
+	const char *ede_text; /* may be NULL */
+	size_t ede_text_len;
+};
+
+/* Writes `h` into `out`. The length, or -ENOSPC when `cap` is too small. */
+int dns_wire_write_head(const struct dns_wire_head *h, uint8_t *out, size_t cap);
+
+/*
+ * Checks an uncompressed wire name of exactly `len` bytes: labels of at
+ * most 63 bytes, no compression or extended label types, ends with the root
+ * label at len - 1, len <= 255.
+ */
+bool dns_wire_name_is_valid(const uint8_t *name, size_t len);

@@ -1,0 +1,709 @@
+/*
+ * request — one client question's resolution, as a state machine.
+ *
+ * A request is a stack of queries: the client's question at the bottom,
+ * above it the sub-queries it needs (priming the root, addresses of
+ * glueless name servers). resolver_produce() runs the top query until it
+ * needs an upstream answer (RESOLVER_SEND) or the client's question is done;
+ * resolver_consume() feeds one outcome back to the top query.
+ *
+ * This file decides what each response class means for the query (follow a
+ * referral, follow a CNAME, finish with data or a negative answer, move
+ * QNAME minimisation one label down, try another server). It does no I/O
+ * and reads no clock. Every loop is capped (resolver_limits) so hostile or
+ * broken authorities end in SERVFAIL quickly, never in a spin.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolver/impl.h"
+#include "cache/cache.h"
+#include "dns/dns.h"
+#include "util/log.h"
+#include "util/random.h"
+
+/* Upper bound of produce-loop iterations without a send, as a last guard. */
+#define PRODUCE_GUARD 4096
+
+void resolver_opts_init(struct resolver_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->qname_minimisation = true;
+	opts->harden_glue = true;
+	opts->do_ip4 = true;
+	opts->do_ip6 = true;
+	opts->upstream_port = 53;
+	opts->limits.max_upstream_queries = 64;
+	opts->limits.max_referrals = 32;
+	opts->limits.max_cname_chain = 12;
+	opts->limits.max_ns_fetches = 4;
+	opts->limits.max_depth = 5;
+}
+
+static struct query *query_new(const ldns_rdf *qname, uint16_t qtype, uint16_t qclass,
+			       struct query *parent)
+{
+	struct query *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->qname = ldns_rdf_clone(qname);
+	q->orig_qname = ldns_rdf_clone(qname);
+	q->answer = ldns_rr_list_new();
+	q->authority = ldns_rr_list_new();
+	if (!q->qname || !q->orig_qname || !q->answer || !q->authority) {
+		ldns_rdf_deep_free(q->qname);
+		ldns_rdf_deep_free(q->orig_qname);
+		ldns_rr_list_free(q->answer);
+		ldns_rr_list_free(q->authority);
+		free(q);
+		return NULL;
+	}
+	ldns_dname2canonical(q->qname);
+	q->qtype = qtype;
+	q->qclass = qclass;
+	q->parent = parent;
+	q->depth = parent ? parent->depth + 1 : 0;
+	q->state = QUERY_START;
+	q->rcode = DNS_RCODE_SERVFAIL;
+	q->tcp_server = -1;
+	return q;
+}
+
+static void query_free(struct query *q)
+{
+	if (!q)
+		return;
+	zone_cut_clear(&q->cut);
+	ldns_rdf_deep_free(q->qname);
+	ldns_rdf_deep_free(q->orig_qname);
+	ldns_rdf_deep_free(q->sname);
+	ldns_rr_list_deep_free(q->answer);
+	ldns_rr_list_deep_free(q->authority);
+	free(q);
+}
+
+static void query_finish(struct query *q, uint8_t rcode)
+{
+	q->rcode = rcode;
+	q->state = QUERY_DONE;
+}
+
+static bool on_stack(const struct resolver_request *req, const ldns_rdf *name, uint16_t type)
+{
+	for (const struct query *q = req->top; q; q = q->parent)
+		if (q->qtype == type && rrset_name_equal(q->qname, name))
+			return true;
+	return false;
+}
+
+/* Ends every sub-query and the client's question with SERVFAIL. */
+static void request_fail(struct resolver_request *req, const char *why)
+{
+	log_qdebug(LOG_RESOLVER, req->id, "giving up: %s", why);
+	while (req->top != req->goal) {
+		struct query *q = req->top;
+		req->top = q->parent;
+		query_free(q);
+	}
+	ldns_rr_list_deep_free(req->goal->answer);
+	req->goal->answer = ldns_rr_list_new();
+	query_finish(req->goal, DNS_RCODE_SERVFAIL);
+}
+
+struct resolver_request *resolver_request_create(const struct resolver_env *env,
+						 const ldns_rdf *qname, uint16_t qtype,
+						 uint16_t qclass, uint64_t now)
+{
+	struct resolver_request *req = calloc(1, sizeof(*req));
+	if (!req)
+		return NULL;
+	req->env = env;
+	req->id = util_random_u32();
+	req->goal = query_new(qname, qtype, qclass, NULL);
+	if (!req->goal) {
+		free(req);
+		return NULL;
+	}
+	req->top = req->goal;
+	return req;
+}
+
+void resolver_request_destroy(struct resolver_request *req)
+{
+	if (!req)
+		return;
+	while (req->top) {
+		struct query *q = req->top;
+		req->top = q->parent;
+		query_free(q);
+	}
+	if (req->answer)
+		ldns_pkt_free(req->answer);
+	free(req);
+}
+
+unsigned resolver_request_upstream_count(const struct resolver_request *req)
+{
+	return req->upstream_queries;
+}
+
+uint32_t resolver_request_id(const struct resolver_request *req)
+{
+	return req->id;
+}
+
+const ldns_pkt *resolver_answer(const struct resolver_request *req)
+{
+	return req->answer;
+}
+
+/* ---- following aliases ---------------------------------------------- */
+
+/* True when `name` already appeared as an alias owner in this answer. */
+static bool alias_seen(const struct query *q, const ldns_rdf *name)
+{
+	if (rrset_name_equal(q->orig_qname, name))
+		return true;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(q->answer); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(q->answer, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
+		    rrset_name_equal(ldns_rr_owner(rr), name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Moves the query to `target` after an alias link. False (and the query
+ * finished with SERVFAIL) on a loop or when the chain is too long.
+ */
+static bool query_follow_alias(struct resolver_request *req, struct query *q,
+			       const ldns_rdf *target)
+{
+	if (++q->cname_links > req->env->opts->limits.max_cname_chain) {
+		log_qdebug(LOG_RESOLVER, req->id, "CNAME chain longer than %u",
+			   req->env->opts->limits.max_cname_chain);
+		query_finish(q, DNS_RCODE_SERVFAIL);
+		return false;
+	}
+	if (alias_seen(q, target)) {
+		log_qdebug(LOG_RESOLVER, req->id, "CNAME loop");
+		query_finish(q, DNS_RCODE_SERVFAIL);
+		return false;
+	}
+	ldns_rdf *copy = ldns_rdf_clone(target);
+	if (!copy) {
+		query_finish(q, DNS_RCODE_SERVFAIL);
+		return false;
+	}
+	ldns_dname2canonical(copy);
+	ldns_rdf_deep_free(q->qname);
+	q->qname = copy;
+	return true;
+}
+
+/* ---- START: the cache, then the zone cut ----------------------------- */
+
+static void query_start(struct resolver_request *req, struct query *q, uint64_t now)
+{
+	const struct resolver_env *env = req->env;
+	struct cache_result res;
+
+	if (!q->priming) {
+		enum cache_status st = cache_lookup(env->cache, q->qname, q->qtype, now, &res);
+		if (st == CACHE_FRESH) {
+			/* Glue and referral data are good enough to reach servers,
+			 * not to answer with: those are refetched from the zone. */
+			bool usable = res.kind != CACHE_KIND_RRSET ||
+				      res.rank >= CACHE_RANK_ANSWER_NONAUTH || q->parent;
+			if (usable) {
+				if (res.kind == CACHE_KIND_RRSET) {
+					rrset_append_clone(q->answer, res.rrs);
+					query_finish(q, DNS_RCODE_NOERROR);
+				} else {
+					rrset_append_clone(q->authority, res.rrs);
+					query_finish(q, res.kind == CACHE_KIND_NXDOMAIN
+								? DNS_RCODE_NXDOMAIN
+								: DNS_RCODE_NOERROR);
+				}
+				cache_result_clear(&res);
+				return;
+			}
+		}
+		if (st != CACHE_MISS)
+			cache_result_clear(&res);
+		if (q->qtype != LDNS_RR_TYPE_CNAME &&
+		    cache_lookup(env->cache, q->qname, LDNS_RR_TYPE_CNAME, now, &res) != CACHE_MISS) {
+			bool follow = res.kind == CACHE_KIND_RRSET &&
+				      res.rank >= CACHE_RANK_ANSWER_NONAUTH &&
+				      ldns_rr_list_rr_count(res.rrs) > 0 && res.ttl > 0;
+			if (follow) {
+				ldns_rr *cname = ldns_rr_list_rr(res.rrs, 0);
+				rrset_append_clone(q->answer, res.rrs);
+				query_follow_alias(req, q, ldns_rr_rdf(cname, 0));
+				cache_result_clear(&res);
+				return; /* START again with the target (or DONE) */
+			}
+			cache_result_clear(&res);
+		}
+	}
+
+	if (q->priming) {
+		zone_cut_from_hints(&q->cut, env);
+	} else if (zone_cut_find(&q->cut, env, q->qname, q->qtype, now) && !req->primed) {
+		/* RFC 8109: learn the root NS set before anything else. */
+		req->primed = true;
+		ldns_rdf *root = ldns_dname_new_frm_str(".");
+		struct query *p = root ? query_new(root, LDNS_RR_TYPE_NS, LDNS_RR_CLASS_IN, q)
+				       : NULL;
+		ldns_rdf_deep_free(root);
+		if (!p) {
+			request_fail(req, "out of memory");
+			return;
+		}
+		p->priming = true;
+		req->top = p;
+		return; /* q stays in START and looks again once primed */
+	}
+	q->state = QUERY_ITERATE;
+	q->qmin_labels = 0;
+	q->tcp_server = -1;
+}
+
+/* ---- ITERATE: pick what to send --------------------------------------- */
+
+/* The name to send: under QNAME minimisation one label below the cut. */
+static void choose_sname(const struct resolver_request *req, struct query *q)
+{
+	const struct resolver_opts *opts = req->env->opts;
+	int total = dns_name_label_count(q->qname);
+	int cut = dns_name_label_count(q->cut.zone);
+	ldns_rdf_deep_free(q->sname);
+	q->sname = NULL;
+	if (opts->qname_minimisation && !q->qmin_off && !q->priming &&
+	    q->qtype != LDNS_RR_TYPE_DS) {
+		if (q->qmin_labels < cut + 1)
+			q->qmin_labels = cut + 1;
+		if (q->qmin_labels < total) {
+			q->sname = dns_name_suffix(q->qname, q->qmin_labels);
+			q->stype = LDNS_RR_TYPE_NS;
+			if (q->sname)
+				return;
+		}
+	}
+	q->sname = ldns_rdf_clone(q->qname);
+	q->stype = q->qtype;
+}
+
+static bool query_iterate(struct resolver_request *req, struct query *q,
+			  struct resolver_send *out)
+{
+	const struct resolver_env *env = req->env;
+	size_t n;
+	if (q->tcp_server >= 0 && (size_t)q->tcp_server < q->cut.naddrs) {
+		req->send_addrs[0] = q->cut.addrs[q->tcp_server];
+		n = 1;
+	} else {
+		q->tcp_server = -1;
+		n = zone_cut_candidates(&q->cut, req->send_addrs, RESOLVER_MAX_ADDRS);
+	}
+	if (n == 0) {
+		const ldns_rdf *ns = NULL;
+		uint16_t type = 0;
+		while (q->depth < env->opts->limits.max_depth &&
+		       zone_cut_next_fetch(&q->cut, env, &ns, &type)) {
+			/* A name we are already resolving further down the stack:
+			 * following it would loop (e.g. mutual glueless delegations). */
+			if (on_stack(req, ns, type))
+				continue;
+			struct query *sub = query_new(ns, type, LDNS_RR_CLASS_IN, q);
+			if (!sub) {
+				request_fail(req, "out of memory");
+				return false;
+			}
+			req->top = sub;
+			return false;
+		}
+		char zbuf[DNS_NAME_MAX * 4 + 8];
+		log_qdebug(LOG_RESOLVER, req->id, "no usable server left for zone %s",
+			   dns_name_str(q->cut.zone, zbuf, sizeof(zbuf)));
+		query_finish(q, DNS_RCODE_SERVFAIL);
+		return false;
+	}
+	if (req->upstream_queries >= env->opts->limits.max_upstream_queries) {
+		request_fail(req, "upstream query limit reached");
+		return false;
+	}
+	choose_sname(req, q);
+	if (!q->sname) {
+		request_fail(req, "out of memory");
+		return false;
+	}
+	out->qname = q->sname;
+	out->qtype = q->stype;
+	out->qclass = q->qclass;
+	out->tcp = q->tcp_server >= 0;
+	out->zone = q->cut.zone;
+	out->servers = req->send_addrs;
+	out->nservers = n;
+	req->upstream_queries++;
+	return true;
+}
+
+/* A finished sub-query hands its addresses to the zone cut that wanted them. */
+static void subquery_done(struct resolver_request *req, struct query *parent, struct query *sub)
+{
+	if (sub->priming || sub->rcode != DNS_RCODE_NOERROR)
+		return;
+	ldns_rr_list *addrs = ldns_rr_list_new();
+	for (size_t i = 0; addrs && i < ldns_rr_list_rr_count(sub->answer); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(sub->answer, i);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+		if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
+			continue;
+		/* Through a CNAME the owner differs: the address is the NS name's. */
+		ldns_rr *copy = ldns_rr_clone(rr);
+		if (!copy)
+			continue;
+		ldns_rdf_deep_free(ldns_rr_owner(copy));
+		ldns_rr_set_owner(copy, ldns_rdf_clone(sub->orig_qname));
+		if (!ldns_rr_list_push_rr(addrs, copy))
+			ldns_rr_free(copy);
+	}
+	zone_cut_add_addrs(&parent->cut, req->env, addrs);
+	ldns_rr_list_deep_free(addrs);
+}
+
+enum resolver_step resolver_produce(struct resolver_request *req, uint64_t now,
+				    struct resolver_send *out)
+{
+	for (int guard = 0; guard < PRODUCE_GUARD; guard++) {
+		if (req->answer)
+			return RESOLVER_DONE;
+		struct query *q = req->top;
+		switch (q->state) {
+		case QUERY_DONE:
+			if (q == req->goal) {
+				req->answer = resolver_build_answer(req);
+				continue;
+			}
+			req->top = q->parent;
+			subquery_done(req, q->parent, q);
+			query_free(q);
+			continue;
+		case QUERY_START:
+			query_start(req, q, now);
+			continue;
+		case QUERY_ITERATE:
+			if (query_iterate(req, q, out))
+				return RESOLVER_SEND;
+			continue;
+		}
+	}
+	request_fail(req, "iteration guard");
+	req->answer = resolver_build_answer(req);
+	return RESOLVER_DONE;
+}
+
+/* ---- consuming responses --------------------------------------------- */
+
+static ldns_rr_list *authority_soa(const ldns_pkt *resp, const ldns_rdf *zone)
+{
+	ldns_rr_list *out = ldns_rr_list_new();
+	const ldns_rr_list *ns = ldns_pkt_authority(resp);
+	for (size_t i = 0; out && i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ns, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA ||
+		    !dns_name_is_subdomain(ldns_rr_owner(rr), zone))
+			continue;
+		ldns_rr *copy = ldns_rr_clone(rr);
+		if (copy && !ldns_rr_list_push_rr(out, copy))
+			ldns_rr_free(copy);
+		break; /* one SOA is all a negative answer carries */
+	}
+	return out;
+}
+
+/* A negative answer for `name`: remember it and finish. */
+static void query_negative(struct resolver_request *req, struct query *q, const ldns_pkt *resp,
+			   const ldns_rdf *name, bool nxdomain, uint64_t now)
+{
+	ldns_rr_list *soa = authority_soa(resp, q->cut.zone);
+	enum cache_rank rank =
+		ldns_pkt_aa(resp) ? CACHE_RANK_AUTHORITY_AUTH : CACHE_RANK_AUTHORITY_NONAUTH;
+	cache_put_negative(req->env->cache, name, q->qtype,
+			   nxdomain ? CACHE_KIND_NXDOMAIN : CACHE_KIND_NODATA, soa, rank, now);
+	rrset_append_clone(q->authority, soa);
+	ldns_rr_list_deep_free(soa);
+	query_finish(q, nxdomain ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR);
+}
+
+/* The deepest NS owner in the authority section between `zone` and sname. */
+static const ldns_rdf *referral_zone(const ldns_pkt *resp, const ldns_rdf *sname,
+				     const ldns_rdf *zone)
+{
+	const ldns_rdf *best = NULL;
+	const ldns_rr_list *ns = ldns_pkt_authority(resp);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ns, i);
+		const ldns_rdf *owner = ldns_rr_owner(rr);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_NS || rrset_name_equal(owner, zone) ||
+		    !dns_name_is_subdomain(owner, zone) || !dns_name_is_subdomain(sname, owner))
+			continue;
+		if (!best || dns_name_label_count(owner) > dns_name_label_count(best))
+			best = owner;
+	}
+	return best;
+}
+
+/* Moves the query to a new zone cut `child` served by `ns`, with glue. */
+static void query_descend(struct resolver_request *req, struct query *q, const ldns_pkt *resp,
+			  const ldns_rdf *child, const ldns_rr_list *ns, uint64_t now)
+{
+	const struct resolver_env *env = req->env;
+	if (++req->referrals > env->opts->limits.max_referrals) {
+		request_fail(req, "too many referrals");
+		return;
+	}
+	/* Glue must come from the delegating zone's bailiwick (harden-glue). */
+	ldns_rdf *parent_zone = ldns_rdf_clone(q->cut.zone);
+	ldns_rr_list *glue = ldns_rr_list_new();
+	const ldns_rr_list *add = ldns_pkt_additional(resp);
+	for (size_t i = 0; glue && i < ldns_rr_list_rr_count(add); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(add, i);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+		if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
+			continue;
+		if (env->opts->harden_glue && !dns_name_is_subdomain(ldns_rr_owner(rr), parent_zone))
+			continue;
+		ldns_rr *copy = ldns_rr_clone(rr);
+		if (copy && !ldns_rr_list_push_rr(glue, copy))
+			ldns_rr_free(copy);
+	}
+	ldns_rdf *child_copy = ldns_rdf_clone(child);
+	zone_cut_set(&q->cut, child_copy, ns);
+	zone_cut_add_addrs(&q->cut, env, glue);
+	zone_cut_add_cached_addrs(&q->cut, env, now);
+	ldns_rr_list_deep_free(glue);
+	ldns_rdf_deep_free(parent_zone);
+	ldns_rdf_deep_free(child_copy);
+	q->qmin_labels = 0;
+	q->tcp_server = -1;
+}
+
+/* Follows the CNAME/DNAME chain inside a response; finishes or restarts. */
+static void query_on_alias(struct resolver_request *req, struct query *q, const ldns_pkt *resp,
+			   uint64_t now)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(resp);
+	for (;;) {
+		ldns_rr_list *cname = rrset_extract(an, q->qname, LDNS_RR_TYPE_CNAME);
+		ldns_rdf *target = NULL;
+		if (cname && ldns_rr_list_rr_count(cname) > 0) {
+			rrset_append_clone(q->answer, cname);
+			target = ldns_rdf_clone(ldns_rr_rdf(ldns_rr_list_rr(cname, 0), 0));
+		} else {
+			/* RFC 6672 §2.2: DNAME at an ancestor: synthesize the CNAME. */
+			for (size_t i = 0; i < ldns_rr_list_rr_count(an) && !target; i++) {
+				ldns_rr *rr = ldns_rr_list_rr(an, i);
+				const ldns_rdf *owner = ldns_rr_owner(rr);
+				if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNAME ||
+				    rrset_name_equal(owner, q->qname) ||
+				    !dns_name_is_subdomain(q->qname, owner) ||
+				    !dns_name_is_subdomain(owner, q->cut.zone))
+					continue;
+				target = resolver_dname_substitute(q->qname, owner,
+								   ldns_rr_rdf(rr, 0));
+				if (!target) {
+					ldns_rr_list_deep_free(cname);
+					query_finish(q, DNS_RCODE_SERVFAIL);
+					return;
+				}
+				ldns_rr *dname = ldns_rr_clone(rr);
+				ldns_rr *syn = ldns_rr_new();
+				if (dname && syn) {
+					ldns_rr_set_owner(syn, ldns_rdf_clone(q->qname));
+					ldns_rr_set_type(syn, LDNS_RR_TYPE_CNAME);
+					ldns_rr_set_class(syn, LDNS_RR_CLASS_IN);
+					ldns_rr_set_ttl(syn, ldns_rr_ttl(rr));
+					ldns_rr_push_rdf(syn, ldns_rdf_clone(target));
+					ldns_rr_list_push_rr(q->answer, dname);
+					ldns_rr_list_push_rr(q->answer, syn);
+				} else {
+					ldns_rr_free(dname);
+					ldns_rr_free(syn);
+				}
+			}
+		}
+		ldns_rr_list_deep_free(cname);
+		if (!target)
+			break;
+		bool ok = query_follow_alias(req, q, target);
+		ldns_rdf_deep_free(target);
+		if (!ok)
+			return;
+		if (!dns_name_is_subdomain(q->qname, q->cut.zone))
+			break; /* another zone: ask its servers */
+		ldns_rr_list *data = rrset_extract(an, q->qname, q->qtype);
+		if (data && ldns_rr_list_rr_count(data) > 0) {
+			rrset_append_clone(q->answer, data);
+			ldns_rr_list_deep_free(data);
+			query_finish(q, DNS_RCODE_NOERROR);
+			return;
+		}
+		ldns_rr_list_deep_free(data);
+	}
+	/* The server is authoritative for the chain's end and says it is empty. */
+	bool in_zone = dns_name_is_subdomain(q->qname, q->cut.zone);
+	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(resp);
+	if (in_zone && ldns_pkt_aa(resp) && !referral_zone(resp, q->qname, q->cut.zone)) {
+		query_negative(req, q, resp, q->qname, rcode == LDNS_RCODE_NXDOMAIN, now);
+		return;
+	}
+	/* Otherwise resolve the target from the top. */
+	zone_cut_clear(&q->cut);
+	q->state = QUERY_START;
+}
+
+static bool is_minimised(const struct query *q)
+{
+	return q->stype != q->qtype || !rrset_name_equal(q->sname, q->qname);
+}
+
+static void query_on_response(struct resolver_request *req, struct query *q, const ldns_pkt *resp,
+			      enum resolver_class cls, const struct sockaddr_storage *server,
+			      uint64_t now)
+{
+	const struct resolver_env *env = req->env;
+	bool minimised = is_minimised(q);
+
+	switch (cls) {
+	case RESOLVER_CLASS_ANSWER:
+	case RESOLVER_CLASS_CNAME:
+	case RESOLVER_CLASS_NXDOMAIN:
+	case RESOLVER_CLASS_NODATA:
+	case RESOLVER_CLASS_REFERRAL:
+		resolver_store_response(env, resp, q->cut.zone, now);
+		break;
+	default:
+		break;
+	}
+
+	switch (cls) {
+	case RESOLVER_CLASS_ANSWER: {
+		ldns_rr_list *data = q->stype == LDNS_RR_TYPE_ANY
+					     ? resolver_extract_any(ldns_pkt_answer(resp), q->sname)
+					     : rrset_extract(ldns_pkt_answer(resp), q->sname, q->stype);
+		if (minimised) {
+			/* NS at an intermediate name: a zone cut served by the same
+			 * servers (parent and child hosted together). */
+			ldns_rdf *child = ldns_rdf_clone(q->sname);
+			query_descend(req, q, resp, child, data, now);
+			ldns_rdf_deep_free(child);
+		} else {
+			rrset_append_clone(q->answer, data);
+			query_finish(q, DNS_RCODE_NOERROR);
+		}
+		ldns_rr_list_deep_free(data);
+		return;
+	}
+	case RESOLVER_CLASS_CNAME:
+		if (minimised) {
+			/* An alias above the name: only the full question can tell. */
+			q->qmin_off = true;
+			return;
+		}
+		query_on_alias(req, q, resp, now);
+		return;
+	case RESOLVER_CLASS_NXDOMAIN:
+		if (minimised) {
+			/* Relaxed minimisation: some servers answer NXDOMAIN for
+			 * empty non-terminals; ask the full name before believing it. */
+			q->qmin_off = true;
+			return;
+		}
+		query_negative(req, q, resp, q->qname, true, now);
+		return;
+	case RESOLVER_CLASS_NODATA:
+		if (minimised) {
+			q->qmin_labels++; /* not a zone cut: one label deeper */
+			return;
+		}
+		query_negative(req, q, resp, q->qname, false, now);
+		return;
+	case RESOLVER_CLASS_REFERRAL: {
+		const ldns_rdf *child = referral_zone(resp, q->sname, q->cut.zone);
+		ldns_rdf *zone = ldns_rdf_clone(child);
+		ldns_rr_list *ns = rrset_extract(ldns_pkt_authority(resp), zone, LDNS_RR_TYPE_NS);
+		query_descend(req, q, resp, zone, ns, now);
+		ldns_rr_list_deep_free(ns);
+		ldns_rdf_deep_free(zone);
+		return;
+	}
+	case RESOLVER_CLASS_EMPTY:
+		if (minimised) {
+			q->qmin_labels++;
+			return;
+		}
+		/* Lame: neither data nor a referral nor authority. */
+		zone_cut_mark_failed(&q->cut, server);
+		return;
+	case RESOLVER_CLASS_TRUNCATED:
+	case RESOLVER_CLASS_ERROR:
+		break; /* handled by the caller */
+	}
+}
+
+void resolver_consume(struct resolver_request *req, uint64_t now,
+		      const struct resolver_outcome *outcome)
+{
+	struct query *q = req->top;
+	if (req->answer || q->state != QUERY_ITERATE || !q->sname)
+		return; /* nothing was asked */
+	const struct sockaddr_storage *server = outcome->server;
+
+	if (outcome->status != RESOLVER_OUTCOME_RESPONSE) {
+		log_qdebug(LOG_RESOLVER, req->id, "%s from server",
+			   outcome->status == RESOLVER_OUTCOME_TIMEOUT ? "timeout" : "error");
+		if (server) {
+			zone_cut_mark_failed(&q->cut, server);
+		} else {
+			/* Refused before any server was picked (policy): none of the
+			 * candidates can be asked. */
+			for (size_t i = 0; i < q->cut.naddrs; i++)
+				q->cut.addr_failed[i] = true;
+		}
+		q->tcp_server = -1;
+		return;
+	}
+	ldns_pkt *resp = NULL;
+	if (dns_parse(outcome->wire, outcome->len, &resp) != 0) {
+		log_qdebug(LOG_RESOLVER, req->id, "unparsable response");
+		zone_cut_mark_failed(&q->cut, server);
+		q->tcp_server = -1;
+		return;
+	}
+	enum resolver_class cls = resolver_classify(resp, q->sname, q->stype, q->cut.zone);
+	if (log_verbosity >= LOG_LEVEL_DEBUG) {
+		char nbuf[DNS_NAME_MAX * 4 + 8], zbuf[DNS_NAME_MAX * 4 + 8];
+		log_qdebug(LOG_RESOLVER, req->id, "%s type %u at zone %s: %s%s",
+			   dns_name_str(q->sname, nbuf, sizeof(nbuf)), q->stype,
+			   dns_name_str(q->cut.zone, zbuf, sizeof(zbuf)), resolver_class_name(cls),
+			   outcome->tcp ? " (tcp)" : "");
+	}
+	if (cls == RESOLVER_CLASS_TRUNCATED) {
+		int idx = server ? zone_cut_find_addr(&q->cut, server) : -1;
+		if (!outcome->tcp && idx >= 0)
+			q->tcp_server = idx; /* same server, over TCP */
+		else
+			zone_cut_mark_failed(&q->cut, server);
+	} else if (cls == RESOLVER_CLASS_ERROR) {
+		q->tcp_server = -1;
+		zone_cut_mark_failed(&q->cut, server); /* SERVFAIL, REFUSED, ...: lame */
+	} else {
+		q->tcp_server = -1;
+		query_on_response(req, q, resp, cls, server, now);
+	}
+	ldns_pkt_free(resp);
+}

@@ -1,0 +1,134 @@
+/*
+ * resolver — the iterator, as a sans-I/O state machine.
+ *
+ * One `struct resolver_request` per client question. The caller (daemon/)
+ * drives it:
+ *
+ *	req = resolver_request_create(env, qname, qtype, qclass, now);
+ *	while (resolver_produce(req, now, &send) == RESOLVER_SEND) {
+ *		... send `send.qname/qtype` to one of `send.servers` (upstream/) ...
+ *		resolver_consume(req, now, &outcome);
+ *	}
+ *	answer = resolver_answer(req);   (rcode + sections, for dns_write_answer)
+ *	resolver_request_destroy(req);
+ *
+ * The resolver never touches a socket or a timer: it says "ask this question
+ * of one of these servers" and is fed what came back (a response, or that
+ * the attempt failed). That is what lets unit tests and replay suites drive
+ * it without a network.
+ *
+ * What it does: cache lookups, priming of the root NS set (RFC 8109), the
+ * zone-cut walk with referrals and glue, glueless delegations (NS addresses
+ * resolved on demand in sub-queries), CNAME/DNAME chains, negative answers,
+ * QNAME minimisation (relaxed, QTYPE=NS for intermediate labels), TC=1 ->
+ * TCP, bailiwick scrubbing and credibility ranking when caching, and the caps
+ * that keep loops and amplification short (see struct resolver_limits).
+ *
+ * Not thread-safe per request; requests are independent. Time `now` is
+ * wall-clock seconds (cache expiry).
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <ldns/ldns.h>
+
+struct cache;
+struct resolver_request;
+
+struct resolver_limits {
+	unsigned max_upstream_queries; /* per client request, sub-queries included (default 64) */
+	unsigned max_referrals;        /* referrals followed per request (default 32) */
+	unsigned max_cname_chain;      /* CNAME/DNAME links per answer (default 12) */
+	unsigned max_ns_fetches;       /* glueless NS names resolved per delegation (default 4) */
+	unsigned max_depth;            /* nesting of sub-queries (default 5) */
+};
+
+struct resolver_opts {
+	bool qname_minimisation;
+	bool harden_glue;              /* drop glue outside the delegating zone */
+	bool do_ip4, do_ip6;           /* address families we may query */
+	uint16_t upstream_port;        /* 53 */
+	struct resolver_limits limits;
+};
+
+/* Shared, read-only configuration of all requests (borrowed). */
+struct resolver_env {
+	struct cache *cache;
+	const struct resolver_opts *opts;
+	/* Root hints: NS records of "." and A/AAAA of their targets. */
+	const ldns_rr_list *root_hints;
+};
+
+enum resolver_step {
+	RESOLVER_SEND, /* `struct resolver_send` says what to ask */
+	RESOLVER_DONE, /* resolver_answer() is ready */
+};
+
+/* "Ask this question of one of these servers." Valid until the next call. */
+struct resolver_send {
+	const ldns_rdf *qname;
+	uint16_t qtype, qclass;
+	bool tcp;
+	const ldns_rdf *zone;                      /* the zone cut the servers serve */
+	const struct sockaddr_storage *servers;    /* candidates, not yet failed */
+	size_t nservers;
+};
+
+enum resolver_outcome_status {
+	RESOLVER_OUTCOME_RESPONSE, /* `wire/len` from `server` */
+	RESOLVER_OUTCOME_TIMEOUT,
+	RESOLVER_OUTCOME_ERROR,    /* network error, or the attempt was refused locally */
+};
+
+struct resolver_outcome {
+	enum resolver_outcome_status status;
+	const struct sockaddr_storage *server; /* which candidate was asked (may be NULL on ERROR) */
+	const uint8_t *wire;
+	size_t len;
+	bool tcp;
+};
+
+void resolver_opts_init(struct resolver_opts *opts);
+
+/* NULL on allocation failure. Names are copied. */
+struct resolver_request *resolver_request_create(const struct resolver_env *env,
+						 const ldns_rdf *qname, uint16_t qtype,
+						 uint16_t qclass, uint64_t now);
+void resolver_request_destroy(struct resolver_request *req);
+
+enum resolver_step resolver_produce(struct resolver_request *req, uint64_t now,
+				    struct resolver_send *out);
+void resolver_consume(struct resolver_request *req, uint64_t now,
+		      const struct resolver_outcome *outcome);
+
+/*
+ * The answer after RESOLVER_DONE: rcode, answer section (CNAME chain and the
+ * final RRset), authority (the SOA of a negative answer). Owned by the
+ * request. Never NULL after DONE (SERVFAIL on internal failure).
+ */
+const ldns_pkt *resolver_answer(const struct resolver_request *req);
+
+/* Upstream queries this request has sent so far (for limits and stats). */
+unsigned resolver_request_upstream_count(const struct resolver_request *req);
+/* A short id for log lines. */
+uint32_t resolver_request_id(const struct resolver_request *req);
+
+/* ---- response classification (exposed for unit tests and fuzzing) ----- */
+
+enum resolver_class {
+	RESOLVER_CLASS_ANSWER,     /* data for (sname, stype) */
+	RESOLVER_CLASS_CNAME,      /* CNAME at sname, or DNAME above it */
+	RESOLVER_CLASS_NXDOMAIN,
+	RESOLVER_CLASS_NODATA,     /* AA or SOA: the name exists, no such type */
+	RESOLVER_CLASS_REFERRAL,   /* NS for a zone below `zone`, at or above sname */
+	RESOLVER_CLASS_EMPTY,      /* NOERROR, nothing usable, not authoritative */
+	RESOLVER_CLASS_TRUNCATED,  /* TC=1 */
+	RESOLVER_CLASS_ERROR,      /* SERVFAIL, REFUSED, FORMERR, NOTIMP, ... */
+};
+
+/* Classifies a response to (sname, stype) from a server for `zone`. */
+enum resolver_class resolver_classify(const ldns_pkt *resp, const ldns_rdf *sname, uint16_t stype,
+				      const ldns_rdf *zone);
+const char *resolver_class_name(enum resolver_class cls);

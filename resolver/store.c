@@ -1,0 +1,66 @@
+/*
+ * store — what of a response goes into the cache, and with what trust.
+ *
+ * Bailiwick: a server asked as `zone` may only tell us about names at or
+ * below `zone`; everything else is dropped (cache poisoning defence). Glue
+ * outside the zone is dropped too unless harden-glue is off.
+ * Credibility (RFC 2181 §5.4.1): AA answers rank above non-AA answers,
+ * authority data above glue; cache/ refuses to overwrite fresh data with
+ * lower-ranked data. Negative answers are stored by request.c, which knows
+ * the response's class.
+ */
+#include "resolver/impl.h"
+#include "cache/cache.h"
+#include "dns/dns.h"
+#include "util/log.h"
+
+static void store_section(const struct resolver_env *env, const ldns_rr_list *section,
+			  const ldns_rdf *zone, int which, bool aa, uint64_t now)
+{
+	size_t n = ldns_rr_list_rr_count(section);
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(section, i);
+		ldns_rr_type type = ldns_rr_get_type(rr);
+		const ldns_rdf *owner = ldns_rr_owner(rr);
+		/* Only the first RR of each RRset starts a store. */
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			ldns_rr *prev = ldns_rr_list_rr(section, j);
+			seen = ldns_rr_get_type(prev) == type &&
+			       rrset_name_equal(ldns_rr_owner(prev), owner);
+		}
+		if (seen || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+			continue;
+		enum cache_rank rank;
+		bool in_zone = dns_name_is_subdomain(owner, zone);
+		if (which == LDNS_SECTION_ANSWER) {
+			if (!in_zone)
+				continue;
+			rank = aa ? CACHE_RANK_ANSWER_AUTH : CACHE_RANK_ANSWER_NONAUTH;
+		} else if (which == LDNS_SECTION_AUTHORITY) {
+			/* NS only: SOA/NSEC belong to negative answers. */
+			if (type != LDNS_RR_TYPE_NS || !in_zone)
+				continue;
+			rank = aa ? CACHE_RANK_AUTHORITY_AUTH : CACHE_RANK_AUTHORITY_NONAUTH;
+		} else {
+			if (type != LDNS_RR_TYPE_A && type != LDNS_RR_TYPE_AAAA)
+				continue;
+			if (!in_zone && env->opts->harden_glue)
+				continue;
+			rank = CACHE_RANK_GLUE;
+		}
+		ldns_rr_list *rrset = rrset_extract(section, owner, (uint16_t)type);
+		if (rrset && ldns_rr_list_rr_count(rrset) > 0)
+			cache_put_rrset(env->cache, rrset, rank, now);
+		ldns_rr_list_deep_free(rrset);
+	}
+}
+
+void resolver_store_response(const struct resolver_env *env, const ldns_pkt *resp,
+			     const ldns_rdf *zone, uint64_t now)
+{
+	bool aa = ldns_pkt_aa(resp);
+	store_section(env, ldns_pkt_answer(resp), zone, LDNS_SECTION_ANSWER, aa, now);
+	store_section(env, ldns_pkt_authority(resp), zone, LDNS_SECTION_AUTHORITY, aa, now);
+	store_section(env, ldns_pkt_additional(resp), zone, LDNS_SECTION_ADDITIONAL, aa, now);
+}

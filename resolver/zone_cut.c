@@ -1,0 +1,224 @@
+/*
+ * zone_cut — where to ask: the closest known delegation for a name and the
+ * addresses of its name servers.
+ *
+ * The cut comes from the cache (the deepest fresh NS RRset above the name),
+ * or from the root hints when nothing is cached (then the root must be
+ * primed first, RFC 8109). Addresses come from glue, from the cache, or
+ * from sub-queries for glueless NS names, fetched on demand one at a time
+ * and capped per delegation (NXNSAttack mitigation). Server *choice* among
+ * the candidates is upstream/'s job (RTT); this file only says which
+ * addresses are still worth trying for this request.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "resolver/impl.h"
+#include "cache/cache.h"
+#include "dns/dns.h"
+
+void zone_cut_clear(struct zone_cut *cut)
+{
+	ldns_rdf_deep_free(cut->zone);
+	ldns_rr_list_deep_free(cut->ns);
+	memset(cut, 0, sizeof(*cut));
+}
+
+void zone_cut_set(struct zone_cut *cut, const ldns_rdf *zone, const ldns_rr_list *ns)
+{
+	zone_cut_clear(cut);
+	cut->zone = ldns_rdf_clone(zone);
+	cut->ns = ldns_rr_list_new();
+	for (size_t i = 0; ns && i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ns, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_NS ||
+		    ldns_rr_list_rr_count(cut->ns) >= RESOLVER_MAX_NS)
+			continue;
+		/* duplicates of the same NS name would waste fetch slots */
+		bool dup = false;
+		for (size_t j = 0; j < ldns_rr_list_rr_count(cut->ns); j++)
+			dup |= rrset_name_equal(ldns_rr_rdf(ldns_rr_list_rr(cut->ns, j), 0),
+						ldns_rr_rdf(rr, 0));
+		if (dup)
+			continue;
+		ldns_rr *copy = ldns_rr_clone(rr);
+		if (copy && !ldns_rr_list_push_rr(cut->ns, copy))
+			ldns_rr_free(copy);
+	}
+}
+
+static int ns_index(const struct zone_cut *cut, const ldns_rdf *name)
+{
+	for (size_t i = 0; cut->ns && i < ldns_rr_list_rr_count(cut->ns); i++)
+		if (rrset_name_equal(ldns_rr_rdf(ldns_rr_list_rr(cut->ns, i), 0), name))
+			return (int)i;
+	return -1;
+}
+
+static bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+int zone_cut_find_addr(const struct zone_cut *cut, const struct sockaddr_storage *addr)
+{
+	for (size_t i = 0; i < cut->naddrs; i++)
+		if (sockaddr_equal(&cut->addrs[i], addr))
+			return (int)i;
+	return -1;
+}
+
+static void add_addr_rr(struct zone_cut *cut, const struct resolver_env *env, const ldns_rr *rr)
+{
+	ldns_rr_type t = ldns_rr_get_type(rr);
+	if (!((t == LDNS_RR_TYPE_A && env->opts->do_ip4) ||
+	      (t == LDNS_RR_TYPE_AAAA && env->opts->do_ip6)))
+		return;
+	if (ldns_rr_rd_count(rr) != 1 || cut->naddrs >= RESOLVER_MAX_ADDRS)
+		return;
+	int idx = ns_index(cut, ldns_rr_owner(rr));
+	if (idx < 0)
+		return;
+	size_t sz = 0;
+	struct sockaddr_storage *ss =
+		ldns_rdf2native_sockaddr_storage(ldns_rr_rdf(rr, 0), env->opts->upstream_port, &sz);
+	if (!ss)
+		return;
+	if (zone_cut_find_addr(cut, ss) < 0) {
+		cut->addrs[cut->naddrs] = *ss;
+		cut->addr_failed[cut->naddrs] = false;
+		cut->naddrs++;
+	}
+	/* An NS name with an address needs no fetch. */
+	if (idx < RESOLVER_MAX_NS) {
+		cut->ns_fetched_a[idx] = true;
+		cut->ns_fetched_aaaa[idx] = true;
+	}
+	LDNS_FREE(ss);
+}
+
+void zone_cut_add_addrs(struct zone_cut *cut, const struct resolver_env *env,
+			const ldns_rr_list *rrs)
+{
+	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++)
+		add_addr_rr(cut, env, ldns_rr_list_rr(rrs, i));
+}
+
+void zone_cut_add_cached_addrs(struct zone_cut *cut, const struct resolver_env *env, uint64_t now)
+{
+	static const uint16_t types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
+	for (size_t i = 0; cut->ns && i < ldns_rr_list_rr_count(cut->ns); i++) {
+		const ldns_rdf *name = ldns_rr_rdf(ldns_rr_list_rr(cut->ns, i), 0);
+		for (size_t t = 0; t < 2; t++) {
+			if ((types[t] == LDNS_RR_TYPE_A && !env->opts->do_ip4) ||
+			    (types[t] == LDNS_RR_TYPE_AAAA && !env->opts->do_ip6))
+				continue;
+			struct cache_result res;
+			if (cache_lookup(env->cache, name, types[t], now, &res) != CACHE_FRESH)
+				continue;
+			if (res.kind == CACHE_KIND_RRSET)
+				zone_cut_add_addrs(cut, env, res.rrs);
+			else if (i < RESOLVER_MAX_NS) /* known not to exist: no fetch */
+				(types[t] == LDNS_RR_TYPE_A ? cut->ns_fetched_a
+							    : cut->ns_fetched_aaaa)[i] = true;
+			cache_result_clear(&res);
+		}
+	}
+}
+
+void zone_cut_from_hints(struct zone_cut *cut, const struct resolver_env *env)
+{
+	ldns_rdf *root = ldns_dname_new_frm_str(".");
+	ldns_rr_list *ns = rrset_extract(env->root_hints, root, LDNS_RR_TYPE_NS);
+	zone_cut_set(cut, root, ns);
+	zone_cut_add_addrs(cut, env, env->root_hints);
+	cut->from_hints = true;
+	ldns_rr_list_deep_free(ns);
+	ldns_rdf_deep_free(root);
+}
+
+bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const ldns_rdf *name,
+		   uint16_t qtype, uint64_t now)
+{
+	int labels = dns_name_label_count(name);
+	/* RFC 4035 §3.1.4.1: DS lives in the parent zone, so start above it. */
+	if (qtype == LDNS_RR_TYPE_DS && labels > 0)
+		labels--;
+	for (int l = labels; l >= 0; l--) {
+		ldns_rdf *zone = dns_name_suffix(name, l);
+		if (!zone)
+			continue;
+		struct cache_result res;
+		enum cache_status st = cache_lookup(env->cache, zone, LDNS_RR_TYPE_NS, now, &res);
+		if (st == CACHE_FRESH && res.kind == CACHE_KIND_RRSET &&
+		    ldns_rr_list_rr_count(res.rrs) > 0) {
+			zone_cut_set(cut, zone, res.rrs);
+			cache_result_clear(&res);
+			ldns_rdf_deep_free(zone);
+			zone_cut_add_cached_addrs(cut, env, now);
+			/* Root server addresses are also in the hints: never let a
+			 * glueless priming answer leave the root unreachable. */
+			if (l == 0)
+				zone_cut_add_addrs(cut, env, env->root_hints);
+			return false;
+		}
+		if (st != CACHE_MISS)
+			cache_result_clear(&res);
+		ldns_rdf_deep_free(zone);
+	}
+	zone_cut_from_hints(cut, env);
+	return true;
+}
+
+size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cut->naddrs && n < cap; i++)
+		if (!cut->addr_failed[i])
+			out[n++] = cut->addrs[i];
+	return n;
+}
+
+void zone_cut_mark_failed(struct zone_cut *cut, const struct sockaddr_storage *addr)
+{
+	int i = addr ? zone_cut_find_addr(cut, addr) : -1;
+	if (i >= 0)
+		cut->addr_failed[i] = true;
+}
+
+bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
+			 const ldns_rdf **name, uint16_t *type)
+{
+	if (cut->ns_fetches >= env->opts->limits.max_ns_fetches)
+		return false;
+	size_t n = cut->ns ? ldns_rr_list_rr_count(cut->ns) : 0;
+	if (n > RESOLVER_MAX_NS)
+		n = RESOLVER_MAX_NS;
+	/* IPv4 addresses of every NS name first, then IPv6: one usable server
+	 * is all we need, and a missing AAAA is the common case. */
+	for (int pass = 0; pass < 2; pass++) {
+		bool want = pass == 0 ? env->opts->do_ip4 : env->opts->do_ip6;
+		bool *fetched = pass == 0 ? cut->ns_fetched_a : cut->ns_fetched_aaaa;
+		for (size_t i = 0; want && i < n; i++) {
+			if (fetched[i])
+				continue;
+			fetched[i] = true;
+			*name = ldns_rr_rdf(ldns_rr_list_rr(cut->ns, i), 0);
+			*type = pass == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
+			cut->ns_fetches++;
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,292 @@
+/*
+ * upstream/servers.c — the table of server estimates shared by all workers.
+ *
+ * A fixed array of UPSTREAM_SERVERS_SLOTS slots, open addressing over a
+ * window of UPSTREAM_SERVERS_PROBE slots. A slot is three C11 atomics:
+ *  - key: a keyed hash (SipHash-2-4 with a random key chosen at creation)
+ *    of family, address, port and scope; 0 = free. Claimed with a CAS.
+ *  - stats: the packed struct upstream_rtt (rtt.c), updated with a CAS loop.
+ *  - last_ms: monotonic time of the last sample or timeout (uv_now base).
+ * No lock anywhere. Slots are never freed; when a key's window is full the
+ * least recently updated slot of the window is taken over.
+ *
+ * Accepted imprecision, since these are only estimates: two addresses whose
+ * 64-bit keyed hashes collide share a slot (an outsider cannot aim for that:
+ * the key is secret), and while a slot is being taken over a concurrent
+ * update for the old server may land in the new one's fresh estimate.
+ *
+ * Does no I/O; the clock is read only by upstream_servers_rtt(), the public
+ * convenience accessor.
+ */
+#include "upstream/upstream.h"
+#include "upstream/impl.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/random.h"
+
+_Static_assert((UPSTREAM_SERVERS_SLOTS & (UPSTREAM_SERVERS_SLOTS - 1)) == 0,
+	       "the slot count must be a power of two");
+
+struct upstream_server_slot {
+	_Atomic uint64_t key;
+	_Atomic uint64_t stats;
+	_Atomic uint64_t last_ms;
+};
+
+struct upstream_servers {
+	uint64_t k0, k1; /* SipHash key */
+	struct upstream_server_slot slots[UPSTREAM_SERVERS_SLOTS];
+};
+
+/* ---- SipHash-2-4 (Aumasson, Bernstein), short inputs ---------------------- */
+
+static inline uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = rotl(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = rotl(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = rotl(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = rotl(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = rotl(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = rotl(v2, 32);                                                                 \
+	} while (0)
+
+static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
+{
+	uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575);
+	uint64_t v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
+	uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261);
+	uint64_t v3 = k1 ^ UINT64_C(0x7465646279746573);
+	size_t full = len - len % 8;
+
+	for (size_t i = 0; i < full; i += 8) {
+		uint64_t m = 0;
+		for (int j = 7; j >= 0; j--)
+			m = (m << 8) | in[i + (size_t)j];
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	uint64_t b = (uint64_t)len << 56;
+	for (size_t j = 0; j < len % 8; j++)
+		b |= (uint64_t)in[full + j] << (8 * j);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* The slot key of `addr`; 0 for an address family we do not keep. */
+static uint64_t server_key(const struct upstream_servers *servers, const struct sockaddr *addr)
+{
+	uint8_t buf[1 + 2 + 16 + 4];
+	size_t len = 0;
+
+	if (addr == NULL)
+		return 0;
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+		buf[len++] = 4;
+		memcpy(buf + len, &sin->sin_port, 2);
+		len += 2;
+		memcpy(buf + len, &sin->sin_addr, 4);
+		len += 4;
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
+		buf[len++] = 6;
+		memcpy(buf + len, &sin6->sin6_port, 2);
+		len += 2;
+		memcpy(buf + len, &sin6->sin6_addr, 16);
+		len += 16;
+		/* fe80::1%eth0 and fe80::1%eth1 are different servers. */
+		memcpy(buf + len, &sin6->sin6_scope_id, 4);
+		len += 4;
+	} else {
+		return 0;
+	}
+	uint64_t key = siphash(servers->k0, servers->k1, buf, len);
+	return key != 0 ? key : 1;
+}
+
+static size_t slot_index(uint64_t key, size_t step)
+{
+	/* The upper half picks the window, so the low bits of a key (the part
+	 * that could show up elsewhere) do not decide the placement. */
+	return (size_t)((key >> 32) + step) & (UPSTREAM_SERVERS_SLOTS - 1);
+}
+
+/* The slot holding `key`, or NULL. */
+static struct upstream_server_slot *slot_find(struct upstream_servers *servers, uint64_t key)
+{
+	for (size_t i = 0; i < UPSTREAM_SERVERS_PROBE; i++) {
+		struct upstream_server_slot *s = &servers->slots[slot_index(key, i)];
+		uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+		if (k == key)
+			return s;
+		/* Slots are filled in probe order and never emptied. */
+		if (k == 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* The slot holding `key`, claiming a free one or taking over the least
+ * recently updated one of the window. NULL only under heavy contention. */
+static struct upstream_server_slot *slot_get(struct upstream_servers *servers, uint64_t key,
+					     uint64_t now_ms)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct upstream_server_slot *lru = NULL;
+		uint64_t lru_key = 0, lru_ms = UINT64_MAX;
+
+		for (size_t i = 0; i < UPSTREAM_SERVERS_PROBE; i++) {
+			struct upstream_server_slot *s = &servers->slots[slot_index(key, i)];
+			uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+			if (k == key)
+				return s;
+			if (k == 0) {
+				if (atomic_compare_exchange_strong_explicit(
+					    &s->key, &k, key, memory_order_acq_rel,
+					    memory_order_acquire)) {
+					atomic_store_explicit(&s->last_ms, now_ms,
+							      memory_order_relaxed);
+					return s;
+				}
+				if (k == key) /* another worker inserted the same server */
+					return s;
+				continue;
+			}
+			uint64_t ms = atomic_load_explicit(&s->last_ms, memory_order_relaxed);
+			if (ms < lru_ms) {
+				lru = s;
+				lru_key = k;
+				lru_ms = ms;
+			}
+		}
+		if (lru != NULL && atomic_compare_exchange_strong_explicit(&lru->key, &lru_key, key,
+									   memory_order_acq_rel,
+									   memory_order_acquire)) {
+			atomic_store_explicit(&lru->stats, 0, memory_order_relaxed);
+			atomic_store_explicit(&lru->last_ms, now_ms, memory_order_relaxed);
+			return lru;
+		}
+	}
+	return NULL;
+}
+
+struct upstream_servers *upstream_servers_create(void)
+{
+	struct upstream_servers *servers = calloc(1, sizeof(*servers));
+	if (servers == NULL)
+		return NULL;
+	util_random_bytes(&servers->k0, sizeof(servers->k0));
+	util_random_bytes(&servers->k1, sizeof(servers->k1));
+	for (size_t i = 0; i < UPSTREAM_SERVERS_SLOTS; i++) {
+		atomic_init(&servers->slots[i].key, 0);
+		atomic_init(&servers->slots[i].stats, 0);
+		atomic_init(&servers->slots[i].last_ms, 0);
+	}
+	return servers;
+}
+
+void upstream_servers_destroy(struct upstream_servers *servers)
+{
+	free(servers);
+}
+
+void upstream_servers_get(struct upstream_servers *servers, const struct sockaddr *addr,
+			  uint64_t now_ms, struct upstream_rtt *out)
+{
+	*out = (struct upstream_rtt){0};
+	uint64_t key = server_key(servers, addr);
+	if (key == 0)
+		return;
+	struct upstream_server_slot *s = slot_find(servers, key);
+	if (s == NULL)
+		return;
+	upstream_rtt_unpack(atomic_load_explicit(&s->stats, memory_order_relaxed), out);
+	upstream_rtt_age(out, atomic_load_explicit(&s->last_ms, memory_order_relaxed), now_ms);
+}
+
+/* Applies `sample` (or a timeout when `timeout`) to the estimate of `addr`. */
+static void servers_update(struct upstream_servers *servers, const struct sockaddr *addr,
+			   bool timeout, unsigned rtt_ms, uint64_t now_ms)
+{
+	uint64_t key = server_key(servers, addr);
+	if (key == 0)
+		return;
+	struct upstream_server_slot *s = slot_get(servers, key, now_ms);
+	if (s == NULL)
+		return;
+	uint64_t old = atomic_load_explicit(&s->stats, memory_order_relaxed);
+	for (;;) {
+		struct upstream_rtt r;
+		upstream_rtt_unpack(old, &r);
+		/* Apply the forgetting first, so a timeout after a long silence
+		 * counts from a clean slate rather than from stale backoff. */
+		upstream_rtt_age(&r, atomic_load_explicit(&s->last_ms, memory_order_relaxed),
+				 now_ms);
+		if (timeout)
+			upstream_rtt_timeout(&r);
+		else
+			upstream_rtt_sample(&r, rtt_ms);
+		if (atomic_compare_exchange_weak_explicit(&s->stats, &old, upstream_rtt_pack(&r),
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
+	atomic_store_explicit(&s->last_ms, now_ms, memory_order_relaxed);
+}
+
+void upstream_servers_sample(struct upstream_servers *servers, const struct sockaddr *addr,
+			     unsigned rtt_ms, uint64_t now_ms)
+{
+	servers_update(servers, addr, false, rtt_ms, now_ms);
+}
+
+void upstream_servers_timeout(struct upstream_servers *servers, const struct sockaddr *addr,
+			      uint64_t now_ms)
+{
+	servers_update(servers, addr, true, 0, now_ms);
+}
+
+size_t upstream_servers_count(struct upstream_servers *servers)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < UPSTREAM_SERVERS_SLOTS; i++)
+		if (atomic_load_explicit(&servers->slots[i].key, memory_order_relaxed) != 0)
+			n++;
+	return n;
+}
+
+unsigned upstream_servers_rtt(struct upstream_servers *servers, const struct sockaddr *addr)
+{
+	struct upstream_rtt r;
+	/* uv_now() of every loop is uv_hrtime() in ms, so this is the same base. */
+	upstream_servers_get(servers, addr, uv_hrtime() / 1000000, &r);
+	return upstream_rtt_score(&r);
+}
