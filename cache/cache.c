@@ -78,6 +78,17 @@ static struct cache_shard *shard_of(struct cache *cache, uint64_t hash)
 	return &cache->shards[hash >> (64 - CACHE_SHARD_BITS)];
 }
 
+/*
+ * The entry at `iter`, or NULL at the end. Spelled out rather than
+ * cds_lfht_for_each_entry(), which clang-format cannot lay out as a loop.
+ */
+static struct cache_entry *iter_entry(struct cds_lfht_iter *iter)
+{
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
+
+	return node ? caa_container_of(node, struct cache_entry, node) : NULL;
+}
+
 static enum entry_state entry_state(const struct cache *cache, const struct cache_entry *e,
 				    uint64_t now)
 {
@@ -121,8 +132,8 @@ static void shard_evict(struct cache_shard *sh, uint64_t now)
 	for (int pass = 0; pass < 3; pass++) {
 		if (atomic_load_explicit(&sh->bytes, memory_order_relaxed) <= low)
 			break;
-		cds_lfht_for_each_entry(sh->ht, &iter, e, node)
-		{
+		for (cds_lfht_first(sh->ht, &iter); (e = iter_entry(&iter));
+		     cds_lfht_next(sh->ht, &iter)) {
 			if (atomic_load_explicit(&sh->bytes, memory_order_relaxed) <= low)
 				break;
 			if (pass == 0 && now < e->expire_at)
@@ -168,6 +179,13 @@ static int cache_insert(struct cache *cache, struct cache_entry *e, uint64_t now
 	key.hash = e->hash;
 	e->seq = atomic_fetch_add_explicit(&cache->seq, 1, memory_order_relaxed) + 1;
 
+	/*
+	 * Counted before it is published: once visible, another thread may
+	 * replace or evict it and subtract its size, and the counter must never
+	 * dip below zero (it would read as a full shard). Undone on a lost race.
+	 */
+	atomic_fetch_add_explicit(&sh->bytes, e->bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sh->entries, 1, memory_order_relaxed);
 	rcu_read_lock();
 	for (;;) {
 		struct cds_lfht_node *node;
@@ -179,22 +197,23 @@ static int cache_insert(struct cache *cache, struct cache_entry *e, uint64_t now
 
 			if (now < old->expire_at && old->rank > e->rank) {
 				rcu_read_unlock();
+				atomic_fetch_sub_explicit(&sh->bytes, e->bytes,
+							  memory_order_relaxed);
+				atomic_fetch_sub_explicit(&sh->entries, 1, memory_order_relaxed);
 				cache_entry_free(e);
 				return 1;
 			}
 			if (cds_lfht_replace(sh->ht, &iter, (unsigned long)key.hash,
 					     cache_key_match, &key, &e->node) != 0)
 				continue;
-			atomic_fetch_add_explicit(&sh->bytes, e->bytes, memory_order_relaxed);
 			atomic_fetch_sub_explicit(&sh->bytes, old->bytes, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&sh->entries, 1, memory_order_relaxed);
 			call_rcu(&old->rcu, cache_entry_free_rcu);
 		} else {
 			node = cds_lfht_add_unique(sh->ht, (unsigned long)key.hash, cache_key_match,
 						   &key, &e->node);
 			if (node != &e->node)
 				continue;
-			atomic_fetch_add_explicit(&sh->bytes, e->bytes, memory_order_relaxed);
-			atomic_fetch_add_explicit(&sh->entries, 1, memory_order_relaxed);
 		}
 		break;
 	}
@@ -286,8 +305,8 @@ void cache_destroy(struct cache *cache)
 		 * cds_lfht_destroy() wait for that worker, then free.
 		 */
 		rcu_read_lock();
-		cds_lfht_for_each_entry(sh->ht, &iter, e, node)
-		{
+		for (cds_lfht_first(sh->ht, &iter); (e = iter_entry(&iter));
+		     cds_lfht_next(sh->ht, &iter)) {
 			if (cds_lfht_del(sh->ht, &e->node) == 0) {
 				e->destroy_next = dead;
 				dead = e;
@@ -430,9 +449,16 @@ int cache_put_negative(struct cache *cache, const ldns_rdf *name, uint16_t type,
 		have_soa = true;
 	}
 	/* RFC 2308 §5: without an SOA there is no TTL to cache the answer for. */
+	/* Without an SOA there is no negative TTL (RFC 2308 §5): 0, which only
+	 * cache-min-ttl can raise. min_ttl applies to negative answers too, as
+	 * in Knot Resolver: an operator raising TTLs wants fewer queries for
+	 * names that do not exist as well. */
 	if (!have_soa)
+		ttl = 0;
+	if (ttl < cache->opts.min_ttl)
+		ttl = cache->opts.min_ttl;
+	if (ttl == 0)
 		return 1;
-	/* Capped, never raised: min_ttl applies to positive data only (as in Unbound). */
 	if (ttl > cache->opts.max_negative_ttl)
 		ttl = cache->opts.max_negative_ttl;
 	if (ttl > cache->opts.max_ttl)
@@ -552,8 +578,8 @@ void cache_flush(struct cache *cache)
 		struct cds_lfht_iter iter;
 		struct cache_entry *e;
 
-		cds_lfht_for_each_entry(sh->ht, &iter, e, node)
-		{
+		for (cds_lfht_first(sh->ht, &iter); (e = iter_entry(&iter));
+		     cds_lfht_next(sh->ht, &iter)) {
 			shard_remove(sh, e);
 		}
 	}

@@ -97,8 +97,8 @@ int cache_put_rrset(struct cache *cache, const ldns_rr_list *rrset, enum cache_r
  * Stores a negative answer for `name`: NODATA for `type`, or NXDOMAIN (kind
  * CACHE_KIND_NXDOMAIN, `type` ignored: it covers every type of the name).
  * `soa` (may be NULL) is the SOA RRset of the authority section; RFC 2308 §5:
- * the negative TTL is min(SOA TTL, SOA MINIMUM), capped at max_negative_ttl;
- * without an SOA the answer is not cached (returns 1).
+ * the negative TTL is min(SOA TTL, SOA MINIMUM) (0 without an SOA), raised to
+ * min_ttl and capped at max_negative_ttl; a TTL of 0 is not cached (returns 1).
  * 0 stored, 1 not stored, or -errno.
  */
 int cache_put_negative(struct cache *cache, const ldns_rdf *name, uint16_t type,

@@ -195,7 +195,7 @@ static int parse_cidr(const char *s, struct sockaddr_storage *net, unsigned *pre
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	unsigned long long len;
-	unsigned bits, i;
+	unsigned bits = 0, i;
 	uint8_t *bytes;
 	char *slash;
 

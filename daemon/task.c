@@ -208,6 +208,7 @@ static void task_step(struct task *t)
 			.tcp = send.tcp,
 			.candidates = send.servers,
 			.ncandidates = send.nservers,
+			.configured = send.configured,
 		};
 		if (upstream_query_start(w->upstream, &ur, on_upstream, t, &t->upq) == 0)
 			return;

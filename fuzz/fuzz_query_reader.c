@@ -7,7 +7,8 @@
  * reader's promises: the name it returns is a valid uncompressed name of at
  * most 255 bytes and matches the bytes of the input; the error response
  * parses back with ldns (dns_parse) and carries the ID, the question and
- * the rcode it should. It does not look at what the daemon would answer.
+ * the rcode it should; the name helpers accept every name the reader
+ * accepts. It does not look at what the daemon would answer.
  */
 #include "dns/dns.h"
 
@@ -56,6 +57,34 @@ static void check_name(const struct dns_query_view *q, const uint8_t *data, size
 		CHECK(pos < q->qname_len);
 	}
 	CHECK(pos + 1 == q->qname_len);
+}
+
+/* The name helpers must take any name the reader accepts. */
+static void check_name_helpers(const struct dns_query_view *q)
+{
+	uint8_t lower[DNS_NAME_MAX];
+	char text[4 * DNS_NAME_MAX + 2];
+	ldns_rdf *name, *low, *suffix;
+	int labels;
+
+	name = dns_name_from_wire(q->qname, q->qname_len);
+	CHECK(name);
+	memcpy(lower, q->qname, q->qname_len);
+	dns_name_lower(lower, q->qname_len);
+	low = dns_name_from_wire(lower, q->qname_len);
+	CHECK(low);
+	CHECK(ldns_dname_compare(name, low) == 0);
+	labels = dns_name_label_count(name);
+	CHECK(labels >= 0 && labels <= DNS_NAME_MAX / 2);
+	suffix = dns_name_suffix(name, labels > 0 ? labels - 1 : 0);
+	CHECK(suffix);
+	CHECK(dns_name_is_subdomain(name, suffix));
+	CHECK(dns_name_is_subdomain(low, suffix));
+	dns_name_str(name, text, sizeof(text));
+	CHECK(strlen(text) < sizeof(text));
+	ldns_rdf_deep_free(suffix);
+	ldns_rdf_deep_free(low);
+	ldns_rdf_deep_free(name);
 }
 
 static void check_error_response(const struct dns_query_view *q, int rcode)
@@ -112,8 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (st == DNS_READ_BADVERS)
 		CHECK(q.has_edns && q.edns_version > 0);
-	if (q.has_question)
+	if (q.has_question) {
 		check_name(&q, data, size);
+		check_name_helpers(&q);
+	}
 
 	rcode = outcome_rcode(st);
 	check_error_response(&q, rcode);

@@ -71,6 +71,19 @@ static bool has_soa(const ldns_pkt *resp, const ldns_rdf *zone)
 	return false;
 }
 
+/* NS records for a zone that is not at or below `zone`. */
+static bool has_upward_ns(const ldns_pkt *resp, const ldns_rdf *zone)
+{
+	const ldns_rr_list *ns = ldns_pkt_authority(resp);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ns, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NS &&
+		    !dns_name_is_subdomain(ldns_rr_owner(rr), zone))
+			return true;
+	}
+	return false;
+}
+
 enum resolver_class resolver_classify(const ldns_pkt *resp, const ldns_rdf *sname, uint16_t stype,
 				      const ldns_rdf *zone)
 {
@@ -87,7 +100,11 @@ enum resolver_class resolver_classify(const ldns_pkt *resp, const ldns_rdf *snam
 		return RESOLVER_CLASS_NXDOMAIN;
 	if (is_referral(resp, sname, zone))
 		return RESOLVER_CLASS_REFERRAL;
-	if (ldns_pkt_aa(resp) || has_soa(resp, zone))
+	if (has_soa(resp, zone))
+		return RESOLVER_CLASS_NODATA;
+	/* An "AA" answer that points upwards (e.g. the root NS set) is a lame
+	 * server's boilerplate, not a statement about the name. */
+	if (ldns_pkt_aa(resp) && !has_upward_ns(resp, zone))
 		return RESOLVER_CLASS_NODATA;
 	return RESOLVER_CLASS_EMPTY;
 }

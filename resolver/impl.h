@@ -7,6 +7,7 @@
 
 #define RESOLVER_MAX_ADDRS 32 /* addresses kept per zone cut */
 #define RESOLVER_MAX_NS 16    /* NS names considered per zone cut */
+#define RESOLVER_MAX_PARENT_FALLBACKS 2 /* re-asking a parent after its child failed */
 
 /* A zone cut: the closest known delegation and what we know of its servers. */
 struct zone_cut {
@@ -14,6 +15,7 @@ struct zone_cut {
 	ldns_rr_list *ns;            /* NS RRset (owned), may be empty for hints */
 	struct sockaddr_storage addrs[RESOLVER_MAX_ADDRS];
 	bool addr_failed[RESOLVER_MAX_ADDRS];
+	uint8_t addr_ns[RESOLVER_MAX_ADDRS]; /* index of the NS name it belongs to */
 	size_t naddrs;
 	/* Per NS name (index into `ns`): address lookups already attempted. */
 	bool ns_fetched_a[RESOLVER_MAX_NS], ns_fetched_aaaa[RESOLVER_MAX_NS];
@@ -48,6 +50,7 @@ struct query {
 	ldns_rr_list *answer;        /* CNAME chain + final RRset (owned) */
 	ldns_rr_list *authority;     /* SOA of a negative answer (owned) */
 	unsigned cname_links;
+	unsigned parent_fallbacks;
 };
 
 struct resolver_request {
@@ -77,8 +80,14 @@ void zone_cut_add_addrs(struct zone_cut *cut, const struct resolver_env *env,
 			const ldns_rr_list *rrs);
 /* Adds cached addresses of the cut's NS names. */
 void zone_cut_add_cached_addrs(struct zone_cut *cut, const struct resolver_env *env, uint64_t now);
+/* Adds to `dst` the addresses `src` knows for the NS name `name`. */
+void zone_cut_copy_addrs_of(struct zone_cut *dst, const struct resolver_env *env,
+			    const struct zone_cut *src, const ldns_rdf *name);
 /* Untried address candidates into `out`; returns the count. */
 size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out, size_t cap);
+/* True when every address in `addrs` is one of the root hints' addresses. */
+bool zone_cut_addrs_from_hints(const struct resolver_env *env,
+			       const struct sockaddr_storage *addrs, size_t n);
 /* Marks `addr` failed for the rest of this request. */
 void zone_cut_mark_failed(struct zone_cut *cut, const struct sockaddr_storage *addr);
 int zone_cut_find_addr(const struct zone_cut *cut, const struct sockaddr_storage *addr);

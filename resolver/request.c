@@ -296,8 +296,30 @@ static void choose_sname(const struct resolver_request *req, struct query *q)
 	q->stype = q->qtype;
 }
 
+/*
+ * Every server of a cached delegation failed. The child's own idea of its
+ * servers (cached with higher trust) may be wrong where the parent's glue is
+ * right, or the cached data may be outdated: ask the parent zone again for a
+ * fresh referral (Unbound's parent-side fallback). Bounded per query.
+ */
+static bool query_fall_back_to_parent(struct resolver_request *req, struct query *q, uint64_t now)
+{
+	int labels = dns_name_label_count(q->cut.zone);
+	if (labels == 0 || q->parent_fallbacks >= RESOLVER_MAX_PARENT_FALLBACKS)
+		return false;
+	ldns_rdf *parent = dns_name_suffix(q->cut.zone, labels - 1);
+	if (!parent)
+		return false;
+	q->parent_fallbacks++;
+	zone_cut_find(&q->cut, req->env, parent, 0, now);
+	ldns_rdf_deep_free(parent);
+	q->qmin_labels = 0;
+	q->tcp_server = -1;
+	return true;
+}
+
 static bool query_iterate(struct resolver_request *req, struct query *q,
-			  struct resolver_send *out)
+			  struct resolver_send *out, uint64_t now)
 {
 	const struct resolver_env *env = req->env;
 	size_t n;
@@ -326,8 +348,14 @@ static bool query_iterate(struct resolver_request *req, struct query *q,
 			return false;
 		}
 		char zbuf[DNS_NAME_MAX * 4 + 8];
-		log_qdebug(LOG_RESOLVER, req->id, "no usable server left for zone %s",
-			   dns_name_str(q->cut.zone, zbuf, sizeof(zbuf)));
+		dns_name_str(q->cut.zone, zbuf, sizeof(zbuf));
+		if (query_fall_back_to_parent(req, q, now)) {
+			log_qdebug(LOG_RESOLVER, req->id,
+				   "no usable server left for zone %s, asking its parent again",
+				   zbuf);
+			return false;
+		}
+		log_qdebug(LOG_RESOLVER, req->id, "no usable server left for zone %s", zbuf);
 		query_finish(q, DNS_RCODE_SERVFAIL);
 		return false;
 	}
@@ -347,6 +375,7 @@ static bool query_iterate(struct resolver_request *req, struct query *q,
 	out->zone = q->cut.zone;
 	out->servers = req->send_addrs;
 	out->nservers = n;
+	out->configured = zone_cut_addrs_from_hints(req->env, req->send_addrs, n);
 	req->upstream_queries++;
 	return true;
 }
@@ -373,6 +402,10 @@ static void subquery_done(struct resolver_request *req, struct query *parent, st
 	}
 	zone_cut_add_addrs(&parent->cut, req->env, addrs);
 	ldns_rr_list_deep_free(addrs);
+	/* The NS name is often a server of the zone the sub-query ended in:
+	 * the parent's glue for it is a second opinion worth keeping when the
+	 * child's own answer points somewhere broken. */
+	zone_cut_copy_addrs_of(&parent->cut, req->env, &sub->cut, sub->orig_qname);
 }
 
 enum resolver_step resolver_produce(struct resolver_request *req, uint64_t now,
@@ -396,7 +429,7 @@ enum resolver_step resolver_produce(struct resolver_request *req, uint64_t now,
 			query_start(req, q, now);
 			continue;
 		case QUERY_ITERATE:
-			if (query_iterate(req, q, out))
+			if (query_iterate(req, q, out, now))
 				return RESOLVER_SEND;
 			continue;
 		}

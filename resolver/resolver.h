@@ -74,6 +74,7 @@ struct resolver_send {
 	const ldns_rdf *zone;                      /* the zone cut the servers serve */
 	const struct sockaddr_storage *servers;    /* candidates, not yet failed */
 	size_t nservers;
+	bool configured;                           /* every server is from the root hints */
 };
 
 enum resolver_outcome_status {

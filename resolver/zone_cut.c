@@ -98,6 +98,7 @@ static void add_addr_rr(struct zone_cut *cut, const struct resolver_env *env, co
 	if (zone_cut_find_addr(cut, ss) < 0) {
 		cut->addrs[cut->naddrs] = *ss;
 		cut->addr_failed[cut->naddrs] = false;
+		cut->addr_ns[cut->naddrs] = (uint8_t)idx;
 		cut->naddrs++;
 	}
 	/* An NS name with an address needs no fetch. */
@@ -113,6 +114,27 @@ void zone_cut_add_addrs(struct zone_cut *cut, const struct resolver_env *env,
 {
 	for (size_t i = 0; rrs && i < ldns_rr_list_rr_count(rrs); i++)
 		add_addr_rr(cut, env, ldns_rr_list_rr(rrs, i));
+}
+
+void zone_cut_copy_addrs_of(struct zone_cut *dst, const struct resolver_env *env,
+			    const struct zone_cut *src, const ldns_rdf *name)
+{
+	int src_idx = ns_index(src, name);
+	int dst_idx = ns_index(dst, name);
+	if (src_idx < 0 || dst_idx < 0)
+		return;
+	for (size_t i = 0; i < src->naddrs && dst->naddrs < RESOLVER_MAX_ADDRS; i++) {
+		if (src->addr_ns[i] != src_idx || zone_cut_find_addr(dst, &src->addrs[i]) >= 0)
+			continue;
+		int family = src->addrs[i].ss_family;
+		if ((family == AF_INET && !env->opts->do_ip4) ||
+		    (family == AF_INET6 && !env->opts->do_ip6))
+			continue;
+		dst->addrs[dst->naddrs] = src->addrs[i];
+		dst->addr_failed[dst->naddrs] = false;
+		dst->addr_ns[dst->naddrs] = (uint8_t)dst_idx;
+		dst->naddrs++;
+	}
 }
 
 void zone_cut_add_cached_addrs(struct zone_cut *cut, const struct resolver_env *env, uint64_t now)
@@ -221,4 +243,30 @@ bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 		}
 	}
 	return false;
+}
+
+bool zone_cut_addrs_from_hints(const struct resolver_env *env,
+			       const struct sockaddr_storage *addrs, size_t n)
+{
+	const ldns_rr_list *hints = env->root_hints;
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; !found && hints && j < ldns_rr_list_rr_count(hints); j++) {
+			ldns_rr *rr = ldns_rr_list_rr(hints, j);
+			ldns_rr_type t = ldns_rr_get_type(rr);
+			if ((t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA) ||
+			    ldns_rr_rd_count(rr) != 1)
+				continue;
+			size_t sz = 0;
+			struct sockaddr_storage *ss = ldns_rdf2native_sockaddr_storage(
+				ldns_rr_rdf(rr, 0), env->opts->upstream_port, &sz);
+			if (ss) {
+				found = sockaddr_equal(ss, &addrs[i]);
+				LDNS_FREE(ss);
+			}
+		}
+		if (!found)
+			return false;
+	}
+	return n > 0;
 }

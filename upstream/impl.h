@@ -52,7 +52,7 @@ struct upstream_rtt {
 	uint32_t srtt_us;   /* smoothed RTT, valid when measured */
 	uint32_t rttvar_us; /* RTT variance, valid when measured */
 	uint8_t timeouts;   /* consecutive timeouts, <= UPSTREAM_RTT_TIMEOUTS_MAX */
-	bool measured;      /* at least one sample since the slot was (re)used */
+	bool measured;	    /* at least one sample since the slot was (re)used */
 };
 
 /* The estimate packed into one 64-bit word, so it is updated with one CAS.
@@ -84,7 +84,7 @@ unsigned upstream_rtt_timeout_ms(const struct upstream_rtt *r, unsigned min_ms, 
 
 /* One candidate as the selection sees it. */
 struct upstream_rtt_choice {
-	unsigned score;  /* upstream_rtt_score() */
+	unsigned score;	 /* upstream_rtt_score() */
 	bool unmeasured; /* never measured and not failing: worth exploring */
 };
 
@@ -122,8 +122,8 @@ size_t upstream_servers_count(struct upstream_servers *servers);
 /* Why a response was (not) accepted; the names are for debug logs. */
 enum upstream_match {
 	UPSTREAM_MATCH_OK = 0,
-	UPSTREAM_MATCH_SHORT,     /* shorter than a header */
-	UPSTREAM_MATCH_ID,        /* another ID */
+	UPSTREAM_MATCH_SHORT,	  /* shorter than a header */
+	UPSTREAM_MATCH_ID,	  /* another ID */
 	UPSTREAM_MATCH_NOT_REPLY, /* QR=0 */
 	UPSTREAM_MATCH_MALFORMED, /* ldns could not parse it */
 	UPSTREAM_MATCH_QUESTION,  /* not exactly our question */

@@ -169,9 +169,9 @@ static struct upstream_server_slot *slot_get(struct upstream_servers *servers, u
 			if (k == key)
 				return s;
 			if (k == 0) {
-				if (atomic_compare_exchange_strong_explicit(
-					    &s->key, &k, key, memory_order_acq_rel,
-					    memory_order_acquire)) {
+				if (atomic_compare_exchange_strong_explicit(&s->key, &k, key,
+									    memory_order_acq_rel,
+									    memory_order_acquire)) {
 					atomic_store_explicit(&s->last_ms, now_ms,
 							      memory_order_relaxed);
 					return s;

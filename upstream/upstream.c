@@ -53,11 +53,11 @@ struct upstream_query {
 	upstream_cb cb;
 	void *arg;
 
-	bool running;   /* false once reported or cancelled */
-	bool closed;    /* uv_close() issued on the handles */
+	bool running;	/* false once reported or cancelled */
+	bool closed;	/* uv_close() issued on the handles */
 	bool sock_open; /* `sock` was initialised and needs closing */
 	bool tcp;
-	bool deferred;  /* the timer reports `deferred_status`, not a timeout */
+	bool deferred; /* the timer reports `deferred_status`, not a timeout */
 	enum upstream_status deferred_status;
 	unsigned closing; /* close callbacks still to come */
 
@@ -83,7 +83,7 @@ struct upstream_query {
 	/* TCP framing of the response being read. */
 	uint8_t tcp_prefix[2];
 	size_t tcp_have; /* octets of the current message read, prefix included */
-	size_t tcp_len;  /* its length, once the prefix is in */
+	size_t tcp_len;	 /* its length, once the prefix is in */
 	uint8_t *tcp_msg;
 };
 
@@ -191,8 +191,8 @@ static void query_close(struct upstream_query *q)
 }
 
 /* Reports the outcome: once, after the attempt's own state is settled. */
-static void query_finish(struct upstream_query *q, enum upstream_status status,
-			 const uint8_t *wire, size_t len)
+static void query_finish(struct upstream_query *q, enum upstream_status status, const uint8_t *wire,
+			 size_t len)
 {
 	if (!q->running)
 		return;
@@ -365,8 +365,8 @@ static void udp_start(struct upstream_query *q)
 
 	struct upstream_rtt r;
 	upstream_servers_get(up->servers, (struct sockaddr *)&q->server, q->start_ms, &r);
-	unsigned timeout = upstream_rtt_timeout_ms(&r, up->opts->timeout_min_ms,
-						   up->opts->timeout_max_ms);
+	unsigned timeout =
+		upstream_rtt_timeout_ms(&r, up->opts->timeout_min_ms, up->opts->timeout_max_ms);
 	uv_timer_start(&q->timer, on_timer, timeout, 0);
 	return;
 
@@ -510,10 +510,15 @@ static ssize_t query_pick(struct upstream *up, const struct upstream_request *re
 	struct upstream_rtt_choice choice[UPSTREAM_CANDIDATES_MAX];
 	size_t index[UPSTREAM_CANDIDATES_MAX];
 	size_t n = 0;
+	/* Servers the operator configured (root hints) may be local: the
+	 * localhost rule guards against delegations, not against the config. */
+	struct upstream_opts policy = *up->opts;
+	if (req->configured)
+		policy.do_not_query_localhost = false;
 
 	for (size_t i = 0; i < req->ncandidates && n < UPSTREAM_CANDIDATES_MAX; i++) {
 		const struct sockaddr *addr = (const struct sockaddr *)&req->candidates[i];
-		if (!upstream_addr_allowed(up->opts, addr))
+		if (!upstream_addr_allowed(&policy, addr))
 			continue;
 		struct upstream_rtt r;
 		upstream_servers_get(up->servers, addr, now, &r);
@@ -577,9 +582,9 @@ int upstream_query_start(struct upstream *up, const struct upstream_request *req
 	/* RFC 5452 §9.2: an unpredictable ID (with the random port). */
 	q->id = (uint16_t)util_random_u32();
 
-	int ret = upstream_wire_query(q->query + 2, UPSTREAM_QUERY_MAX, q->id, req->qname,
-				      req->qtype, req->qclass, up->opts->edns_buffer_size,
-				      req->dnssec_ok);
+	int ret =
+		upstream_wire_query(q->query + 2, UPSTREAM_QUERY_MAX, q->id, req->qname, req->qtype,
+				    req->qclass, up->opts->edns_buffer_size, req->dnssec_ok);
 	if (ret < 0)
 		goto out_free_query;
 	q->qlen = (size_t)ret;

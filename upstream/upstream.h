@@ -68,6 +68,9 @@ struct upstream_request {
 	bool dnssec_ok;
 	const struct sockaddr_storage *candidates; /* port included (normally 53) */
 	size_t ncandidates;
+	/* The candidates come from the operator's configuration (root hints):
+	 * do_not_query_localhost does not apply to them. */
+	bool configured;
 };
 
 /* The shared server table. NULL on allocation failure. */

@@ -32,10 +32,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def tmp_root():
+    """Configs, pid files and logs. run.sh provides HOLDFAST_IT_TMP and removes
+    it after a clean run; otherwise a fresh directory removed at the end."""
     try:
         harness.check_private_netns()
     except harness.HarnessError as e:
         pytest.exit(str(e), returncode=3)
+    base = os.environ.get("HOLDFAST_IT_TMP")
+    if base:
+        yield tempfile.mkdtemp(prefix="run-", dir=base)
+        return
     path = tempfile.mkdtemp(prefix="holdfast-it-")
     yield path
     if os.environ.get("HOLDFAST_KEEP_TMP") == "1":

@@ -9,6 +9,8 @@
 # the resolver can bind port 53 on 127.x addresses and nothing leaves the
 # machine. The PID namespace makes the kernel kill every process we started
 # if the run is interrupted or hits the time limit (HOLDFAST_IT_TIMEOUT s).
+# Configs and logs go to a temp dir, kept when the run fails or with
+# HOLDFAST_KEEP_TMP=1.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,11 +40,26 @@ unbound)
 esac
 
 export RESOLVER PATH
-export HOLDFAST_BIN=${HOLDFAST_BIN:-}
+export HOLDFAST_BIN="${HOLDFAST_BIN:-}"
 export PYTHONDONTWRITEBYTECODE=1   # keep the source tree clean
+HOLDFAST_IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/holdfast-it.XXXXXX")
+export HOLDFAST_IT_TMP
 
-exec timeout -k 10 "$HOLDFAST_IT_TIMEOUT" \
+# SIGKILL on timeout: unshare's child is PID 1 of the new PID namespace, and
+# when it dies the kernel kills every process left inside.
+rc=0
+# shellcheck disable=SC2016 # expanded by the inner shell, on purpose
+timeout -s KILL "$HOLDFAST_IT_TIMEOUT" \
 	unshare -rn --pid --fork --kill-child \
 	sh -c 'py=$0 dir=$1 && shift && ip link set lo up &&
 		HOLDFAST_NETNS=1 exec "$py" -m pytest -q --rootdir="$dir" "$dir" "$@"' \
-	"$py" "$here" "$@"
+	"$py" "$here" "$@" || rc=$?
+if [ "$rc" -eq 137 ]; then
+	echo "run.sh: killed after the time limit of $HOLDFAST_IT_TIMEOUT s" >&2
+fi
+if [ "${HOLDFAST_KEEP_TMP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+	echo "run.sh: configs and logs kept in $HOLDFAST_IT_TMP" >&2
+else
+	rm -rf "$HOLDFAST_IT_TMP"
+fi
+exit "$rc"

@@ -458,3 +458,5 @@ def test_fresh_cache_resolves_from_root(fresh_resolver):
                       ("host.a.test.", "A"): {"192.0.2.10"}})
     r = udp(make_query("10.2.0.192.in-addr.arpa.", "PTR"), addr="127.0.0.55")
     assert_answer(r, {("10.2.0.192.in-addr.arpa.", "PTR"): {"host.a.test."}})
+    r = udp(make_query("www.lame.test.", "A"), addr="127.0.0.55")
+    assert_answer(r, {("www.lame.test.", "A"): {"192.0.2.70"}})

@@ -239,10 +239,10 @@ static void test_stale_window(void **state)
 
 static void test_negative_ttl(void **state)
 {
-	struct cache *cache = cache_new(600, 86400, 3600, 0, 0);
+	struct cache *cache = cache_new(60, 86400, 3600, 0, 0);
 	struct cache_result res;
 
-	/* RFC 2308 §5: min(SOA TTL, MINIMUM); min_ttl (600) does not raise it. */
+	/* RFC 2308 §5: min(SOA TTL, MINIMUM), above min_ttl (60) here. */
 	assert_int_equal(put_neg(cache, "a.example.", LDNS_RR_TYPE_A, CACHE_KIND_NODATA,
 				 SOA("example.", 3600, 300), CACHE_RANK_AUTHORITY_AUTH, T0),
 			 0);
@@ -291,6 +291,24 @@ static void test_negative_without_soa(void **state)
 				 "example. 300 IN NS ns1.example.", CACHE_RANK_AUTHORITY_AUTH, T0),
 			 1);
 	assert_int_equal(lookup(cache, "a.example.", LDNS_RR_TYPE_A, T0, NULL), CACHE_MISS);
+	cache_destroy(cache);
+
+	/* cache-min-ttl raises the missing negative TTL (and low ones). */
+	cache = cache_new(5, 86400, 3600, 0, 0);
+	struct cache_result res;
+	assert_int_equal(put_neg(cache, "a.example.", LDNS_RR_TYPE_A, CACHE_KIND_NODATA, NULL,
+				 CACHE_RANK_AUTHORITY_AUTH, T0),
+			 0);
+	assert_int_equal(lookup(cache, "a.example.", LDNS_RR_TYPE_A, T0 + 4, &res), CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_NODATA);
+	assert_int_equal(res.orig_ttl, 5);
+	cache_result_clear(&res);
+	assert_int_equal(put_neg(cache, "b.example.", LDNS_RR_TYPE_A, CACHE_KIND_NODATA,
+				 SOA("example.", 3600, 2), CACHE_RANK_AUTHORITY_AUTH, T0),
+			 0);
+	assert_int_equal(lookup(cache, "b.example.", LDNS_RR_TYPE_A, T0, &res), CACHE_FRESH);
+	assert_int_equal(res.orig_ttl, 5);
+	cache_result_clear(&res);
 	cache_destroy(cache);
 }
 
@@ -349,6 +367,7 @@ static void test_nodata_shares_slot(void **state)
 {
 	struct cache *cache = cache_default();
 	struct cache_result res;
+	struct cache_stats st;
 
 	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_NONAUTH, T0,
 				  "n.example. 300 IN AAAA 2001:db8::1", NULL),
@@ -368,7 +387,6 @@ static void test_nodata_shares_slot(void **state)
 	assert_int_equal(res.kind, CACHE_KIND_RRSET);
 	cache_result_clear(&res);
 
-	struct cache_stats st;
 	cache_get_stats(cache, &st);
 	assert_int_equal(st.entries, 1);
 	cache_destroy(cache);
@@ -712,6 +730,11 @@ static void test_threads(void **state)
 	assert_true(st.stores > 0);
 	assert_true(st.lookups > 0);
 	assert_int_equal(st.hits_fresh + st.hits_stale, hits);
+	/* Every racing replace, removal and eviction was accounted exactly once. */
+	cache_flush(cache);
+	cache_get_stats(cache, &st);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.bytes, 0);
 	cache_destroy(cache);
 }
 

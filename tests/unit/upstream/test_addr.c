@@ -135,10 +135,8 @@ static void test_families(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_unicast_allowed),
-		cmocka_unit_test(test_localhost),
-		cmocka_unit_test(test_not_a_host),
+		cmocka_unit_test(test_defaults),  cmocka_unit_test(test_unicast_allowed),
+		cmocka_unit_test(test_localhost), cmocka_unit_test(test_not_a_host),
 		cmocka_unit_test(test_families),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

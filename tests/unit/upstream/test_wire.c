@@ -19,8 +19,8 @@ static ldns_rdf *name(const char *s)
 }
 
 /* A response to (id, qname, qtype, qclass) as wire; caller frees. */
-static uint8_t *response(uint16_t id, const char *qname, uint16_t qtype, uint16_t qclass,
-			 bool qr, size_t *len)
+static uint8_t *response(uint16_t id, const char *qname, uint16_t qtype, uint16_t qclass, bool qr,
+			 size_t *len)
 {
 	ldns_pkt *p = ldns_pkt_query_new(name(qname), qtype, qclass, 0);
 	assert_non_null(p);
@@ -66,9 +66,9 @@ static void test_query_shape(void **state)
 	ldns_pkt_free(p);
 
 	/* Too small a buffer, or not a name. */
-	assert_int_equal(upstream_wire_query(buf, 20, 1, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-					     1232, false),
-			 -ENOSPC);
+	assert_int_equal(
+		upstream_wire_query(buf, 20, 1, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232, false),
+		-ENOSPC);
 	ldns_rdf *notname = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, "192.0.2.1");
 	assert_int_equal(upstream_wire_query(buf, sizeof(buf), 1, notname, LDNS_RR_TYPE_A,
 					     LDNS_RR_CLASS_IN, 1232, false),
@@ -118,9 +118,9 @@ static void test_match(void **state)
 
 	/* A header-only response (no question) does not match. */
 	uint8_t hdr[LDNS_HEADER_SIZE] = {0, 42, 0x80, 0x01};
-	assert_int_equal(upstream_wire_match(hdr, sizeof(hdr), 42, q, LDNS_RR_TYPE_A,
-					     LDNS_RR_CLASS_IN),
-			 UPSTREAM_MATCH_QUESTION);
+	assert_int_equal(
+		upstream_wire_match(hdr, sizeof(hdr), 42, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN),
+		UPSTREAM_MATCH_QUESTION);
 
 	for (int m = UPSTREAM_MATCH_OK; m <= UPSTREAM_MATCH_QUESTION; m++)
 		assert_string_not_equal(upstream_match_str((enum upstream_match)m), "?");

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs CZ.NIC's Deckard scenarios (../shared/deckard) against holdfast.
+#
+#   tests/deckard/run.sh [LIST] [extra run.sh options]
+#
+# LIST defaults to ../shared/deckard/lists/visible.txt. Builds the
+# jemalloc-free binary first (jemalloc and libfaketime deadlock each other,
+# see DESIGN.md "Time") in build-nojemalloc/. Needs ../shared, so it is not
+# part of the README's test command. The last line is "N passed, N failed".
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+deckard=${DECKARD_RUNNER:-$top/../shared/deckard/run.sh}
+[ -x "$deckard" ] || { echo "tests/deckard/run.sh: $deckard not found" >&2; exit 2; }
+list=${1:-$(dirname "$deckard")/lists/visible.txt}
+[ $# -gt 0 ] && shift
+
+build=$top/build-nojemalloc
+cmake -S "$top" -B "$build" -DWITH_JEMALLOC=OFF -DBUILD_TESTING=OFF \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target holdfast -j "$(nproc)" >/dev/null
+
+exec "$deckard" -a "-c holdfast.conf" "$@" "$build/daemon/holdfast" \
+	"$top/tests/deckard/holdfast.conf.j2" "$list"
