@@ -629,11 +629,11 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 					     ? resolver_extract_any(ldns_pkt_answer(resp), q->sname)
 					     : rrset_extract(ldns_pkt_answer(resp), q->sname, q->stype);
 		if (minimised) {
-			/* NS at an intermediate name: a zone cut served by the same
-			 * servers (parent and child hosted together). */
-			ldns_rdf *child = ldns_rdf_clone(q->sname);
-			query_descend(req, q, resp, child, data, now);
-			ldns_rdf_deep_free(child);
+			/* NS data at an intermediate name from the server we asked:
+			 * it serves the child too (or gave us the parent's copy).
+			 * Either way the same servers can take the next label, as
+			 * Knot Resolver does; only referrals move the zone cut. */
+			q->qmin_labels++;
 		} else {
 			rrset_append_clone(q->answer, data);
 			query_finish(q, DNS_RCODE_NOERROR);

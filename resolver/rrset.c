@@ -19,6 +19,12 @@ ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uin
 		ldns_rr *rr = ldns_rr_list_rr(list, i);
 		if ((uint16_t)ldns_rr_get_type(rr) == type &&
 		    rrset_name_equal(ldns_rr_owner(rr), owner)) {
+			/* RFC 2181 §5: an RRset has no duplicate records. */
+			bool dup = false;
+			for (size_t j = 0; j < ldns_rr_list_rr_count(out) && !dup; j++)
+				dup = ldns_rr_compare(ldns_rr_list_rr(out, j), rr) == 0;
+			if (dup)
+				continue;
 			ldns_rr *copy = ldns_rr_clone(rr);
 			if (copy && !ldns_rr_list_push_rr(out, copy))
 				ldns_rr_free(copy);
