@@ -604,3 +604,25 @@ void cache_get_stats(struct cache *cache, struct cache_stats *out)
 		out->evictions += atomic_load_explicit(&sh->evictions, memory_order_relaxed);
 	}
 }
+
+/* Internal entry points for qstate.c (impl.h). */
+int cache_insert_entry(struct cache *cache, struct cache_entry *e, uint64_t now)
+{
+	return cache_insert(cache, e, now);
+}
+
+struct cache_entry *cache_find_entry(struct cache *cache, const struct cache_key *key,
+				     uint64_t now)
+{
+	return shard_find(cache, key, now);
+}
+
+void cache_remove_entry(struct cache *cache, struct cache_entry *e)
+{
+	shard_remove(shard_of(cache, e->hash), e);
+}
+
+const struct cache_hash_seed *cache_seed(const struct cache *cache)
+{
+	return &cache->seed;
+}

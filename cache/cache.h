@@ -29,42 +29,42 @@
 struct cache;
 
 struct cache_opts {
-	size_t max_bytes;          /* memory bound for entries; 0 = default 64 MiB */
-	uint32_t min_ttl;          /* cache-min-ttl (default 0) */
-	uint32_t max_ttl;          /* cache-max-ttl (default 86400) */
+	size_t max_bytes;	   /* memory bound for entries; 0 = default 64 MiB */
+	uint32_t min_ttl;	   /* cache-min-ttl (default 0) */
+	uint32_t max_ttl;	   /* cache-max-ttl (default 86400) */
 	uint32_t max_negative_ttl; /* cache-max-negative-ttl (default 3600) */
-	uint32_t max_stale_ttl;    /* keep expired data this long (default 86400) */
+	uint32_t max_stale_ttl;	   /* keep expired data this long (default 86400) */
 };
 
 /* RFC 2181 §5.4.1 trust ranking, lowest first. */
 enum cache_rank {
-	CACHE_RANK_HINT = 0,            /* root hints */
-	CACHE_RANK_GLUE = 1,            /* additional section, glue */
+	CACHE_RANK_HINT = 0,		  /* root hints */
+	CACHE_RANK_GLUE = 1,		  /* additional section, glue */
 	CACHE_RANK_AUTHORITY_NONAUTH = 2, /* referral NS, non-AA authority */
-	CACHE_RANK_ANSWER_NONAUTH = 3,  /* non-AA answer */
-	CACHE_RANK_AUTHORITY_AUTH = 4,  /* AA authority section (SOA of negatives) */
-	CACHE_RANK_ANSWER_AUTH = 5,     /* AA answer section */
+	CACHE_RANK_ANSWER_NONAUTH = 3,	  /* non-AA answer */
+	CACHE_RANK_AUTHORITY_AUTH = 4,	  /* AA authority section (SOA of negatives) */
+	CACHE_RANK_ANSWER_AUTH = 5,	  /* AA answer section */
 };
 
 enum cache_kind {
-	CACHE_KIND_RRSET = 1,  /* a positive RRset */
-	CACHE_KIND_NODATA,     /* the name exists, no data of this type */
-	CACHE_KIND_NXDOMAIN,   /* the name does not exist */
+	CACHE_KIND_RRSET = 1, /* a positive RRset */
+	CACHE_KIND_NODATA,    /* the name exists, no data of this type */
+	CACHE_KIND_NXDOMAIN,  /* the name does not exist */
 };
 
 enum cache_status {
 	CACHE_MISS = 0,
 	CACHE_FRESH,
-	CACHE_STALE,           /* expired, still within max_stale_ttl */
+	CACHE_STALE, /* expired, still within max_stale_ttl */
 };
 
 /* What a lookup returns; the caller owns `rrs` (free with cache_result_clear). */
 struct cache_result {
 	enum cache_kind kind;
 	enum cache_rank rank;
-	uint32_t ttl;         /* remaining seconds (0 when stale) */
-	uint32_t stale_for;   /* seconds past expiry (0 when fresh) */
-	uint32_t orig_ttl;    /* the TTL stored, after clamping */
+	uint32_t ttl;	    /* remaining seconds (0 when stale) */
+	uint32_t stale_for; /* seconds past expiry (0 when fresh) */
+	uint32_t orig_ttl;  /* the TTL stored, after clamping */
 	/*
 	 * RRSET: the RRset, TTLs set to `ttl`.
 	 * NODATA / NXDOMAIN: the SOA record(s) to put in the authority section,
@@ -127,3 +127,78 @@ struct cache_stats {
 	uint64_t stores, evictions;
 };
 void cache_get_stats(struct cache *cache, struct cache_stats *out);
+
+/* ---- per-question resolution state ------------------------------------- */
+
+/*
+ * What the resolver remembers about resolving (name, type), beside the data:
+ * failures (RFC 9520 failure caching, serve-stale's refresh back-off) and the
+ * empty-answer guard's window. Stored as an immutable snapshot in the same
+ * tables (its own slot), replaced whole; two workers updating it at once may
+ * lose one update, which only shifts a timer: the state is advisory.
+ */
+struct cache_qstate {
+	uint64_t failed_at;     /* last failed resolution (wall s); 0 = none */
+	uint64_t fail_until;    /* RFC 9520: the failure is cached until then */
+	uint32_t failures;      /* consecutive failures */
+	uint64_t empty_since;   /* guard: authorities first answered empty; 0 = not guarding */
+	uint64_t empty_checked; /* guard: last time the authorities were asked */
+	uint8_t empty_rcode;    /* guard: what they answered (NOERROR = NODATA, or NXDOMAIN) */
+};
+
+/* True and *out filled when a state is stored; false (and *out zeroed) if not. */
+bool cache_qstate_get(struct cache *cache, const ldns_rdf *name, uint16_t type, uint64_t now,
+		      struct cache_qstate *out);
+/* Stores `st` (copied); an all-zero state removes it. 0 or -errno. */
+int cache_qstate_put(struct cache *cache, const ldns_rdf *name, uint16_t type,
+		     const struct cache_qstate *st, uint64_t now);
+
+/* ---- the decisions: serve stale, cache failures, guard emptiness -------- */
+
+/*
+ * The policy knobs (configuration). Pure functions below decide from a
+ * qstate and `now`; they are what unit tests drive with a fake clock.
+ */
+struct cache_policy {
+	bool serve_stale;            /* RFC 8767 */
+	uint32_t stale_answer_ttl;   /* TTL in stale answers (30) */
+	uint32_t stale_refresh_time; /* after a failed refresh, stale only for this long (30) */
+	uint32_t fail_min, fail_max; /* RFC 9520 §3.2: failure cached 1 s .. 300 s, doubling */
+	bool empty_guard;            /* guard positive data against sudden emptiness */
+	uint32_t empty_hold;         /* keep the last good answer this long (600) */
+};
+
+void cache_policy_init(struct cache_policy *p);
+
+enum cache_refresh {
+	CACHE_REFRESH_ASK,        /* ask the authorities */
+	CACHE_REFRESH_FAILED,     /* failure cached: answer stale data or SERVFAIL, no query */
+	CACHE_REFRESH_STALE_HOLD, /* a refresh failed recently: answer stale, no query */
+	CACHE_REFRESH_GUARD_HOLD, /* guarding emptiness, re-check not due: answer last good */
+};
+
+/*
+ * May the authorities be asked for (name, type) now? `have_stale`: the cache
+ * holds expired data for it (serve-stale is possible).
+ */
+enum cache_refresh cache_policy_refresh(const struct cache_policy *p,
+					const struct cache_qstate *st, bool have_stale,
+					uint64_t now);
+/* Records a failed resolution: RFC 9520 back-off, doubling per failure. */
+void cache_policy_note_failure(const struct cache_policy *p, struct cache_qstate *st,
+			       uint64_t now);
+/* Records a successful resolution. True when `st` changed (store it). */
+bool cache_policy_note_success(struct cache_qstate *st);
+
+enum cache_guard {
+	CACHE_GUARD_HOLD,   /* keep answering the last good data */
+	CACHE_GUARD_ACCEPT, /* the emptiness held for the whole window: believe it */
+};
+/*
+ * The authorities agree on emptiness (rcode NOERROR = NODATA or NXDOMAIN)
+ * where the cache holds positive data. Opens or continues the hold window
+ * in `st`; ACCEPT once it has lasted empty_hold seconds (then `st`'s guard
+ * fields are cleared).
+ */
+enum cache_guard cache_policy_guard_empty(const struct cache_policy *p, struct cache_qstate *st,
+					  uint8_t rcode, uint64_t now);

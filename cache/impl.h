@@ -27,6 +27,10 @@
  * (not even the reserved 0) can collide with it.
  */
 #define CACHE_SLOT_NXDOMAIN 0x10000u
+/* Slot of the per-question resolution state of (name, type): base + type. */
+#define CACHE_SLOT_QSTATE 0x20000u
+/* Entry kind of a qstate entry: its payload is a struct cache_qstate. */
+#define CACHE_KIND_QSTATE 0x40u
 
 struct cache_key {
 	uint8_t name[CACHE_NAME_MAX]; /* lower-cased wire form */
@@ -55,6 +59,15 @@ struct cache_entry {
 	atomic_bool referenced; /* set by lookups; second chance on eviction */
 	uint8_t data[];		/* name_len bytes of key name, then rr_len bytes of records */
 };
+
+/* cache.c: publishes `e` (times, kind, rank set); takes ownership. */
+int cache_insert_entry(struct cache *cache, struct cache_entry *e, uint64_t now);
+/* cache.c: the live entry under `key` or NULL; call inside rcu_read_lock(). */
+struct cache_entry *cache_find_entry(struct cache *cache, const struct cache_key *key,
+				     uint64_t now);
+/* cache.c: unlinks `e`; call inside rcu_read_lock(). */
+void cache_remove_entry(struct cache *cache, struct cache_entry *e);
+const struct cache_hash_seed *cache_seed(const struct cache *cache);
 
 /* ---- key.c -------------------------------------------------------------- */
 

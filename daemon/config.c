@@ -11,6 +11,8 @@
  * This file checks syntax and ranges only. It opens no sockets, resolves no
  * host names and does not read the root hints file it is given.
  */
+#include <ldns/ldns.h>
+
 #include "daemon/config.h"
 
 #include <arpa/inet.h>
@@ -287,6 +289,12 @@ void config_defaults(struct config *cfg)
 	cfg->qname_minimisation = true;
 	cfg->harden_glue = true;
 	cfg->edns_buffer_size = 1232; /* DNS flag day 2020: avoids IP fragmentation */
+	cfg->serve_stale = true;
+	cfg->stale_answer_ttl = 30;         /* RFC 8767 §4 */
+	cfg->stale_client_timeout_ms = 1800; /* RFC 8767 §5 suggests 1.8 s */
+	cfg->stale_refresh_time = 30;       /* RFC 8767 §4 */
+	cfg->empty_guard = true;
+	cfg->empty_hold = 600;
 	cfg->max_udp_size = 1232;     /* same reasoning, for answers to clients */
 	cfg->outgoing4.ss_family = AF_UNSPEC;
 	cfg->outgoing6.ss_family = AF_UNSPEC;
@@ -391,6 +399,24 @@ static int key_root_hints(struct parser *p, const char *key, const char *val)
 	if (len >= sizeof(p->cfg->root_hints))
 		return parser_fail(p, "path for '%s' is too long", key);
 	memcpy(p->cfg->root_hints, val, len + 1);
+	return 0;
+}
+
+/* A domain name for the guard lists: checked here so typos fail at start. */
+static int key_guard_zone(struct parser *p, const char *key, const char *val)
+{
+	bool exclude = strcmp(key, "empty-answer-guard-exclude") == 0;
+	char(*list)[CONFIG_NAME_MAX] = exclude ? p->cfg->guard_exclude : p->cfg->guard_include;
+	size_t *n = exclude ? &p->cfg->nguard_exclude : &p->cfg->nguard_include;
+	size_t len = strlen(val);
+	ldns_rdf *name = NULL;
+
+	if (*n >= CONFIG_MAX_ZONES)
+		return parser_fail(p, "too many '%s' lines (at most %d)", key, CONFIG_MAX_ZONES);
+	if (len >= CONFIG_NAME_MAX || ldns_str2rdf_dname(&name, val) != LDNS_STATUS_OK)
+		return parser_fail(p, "bad domain name '%s' for '%s'", val, key);
+	ldns_rdf_deep_free(name);
+	memcpy(list[(*n)++], val, len + 1);
 	return 0;
 }
 
@@ -562,6 +588,18 @@ static const struct key_def keys[] = {
 	KEY_CALL("msg-cache-size", key_cache_size),
 	KEY_CALL("rrset-cache-size", key_cache_size),
 	KEY_CALL("verbosity", key_verbosity),
+	KEY_PLAIN("serve-stale", KEY_BOOL, serve_stale, 0, 0),
+	KEY_PLAIN("serve-expired", KEY_BOOL, serve_stale, 0, 0),
+	KEY_PLAIN("stale-answer-ttl", KEY_U32, stale_answer_ttl, 0, CONFIG_MAX_TTL),
+	KEY_PLAIN("serve-expired-reply-ttl", KEY_U32, stale_answer_ttl, 0, CONFIG_MAX_TTL),
+	KEY_PLAIN("serve-expired-ttl", KEY_U32, max_stale_ttl, 0, CONFIG_MAX_TTL),
+	KEY_PLAIN("stale-answer-client-timeout", KEY_UNSIGNED, stale_client_timeout_ms, 0, 60000),
+	KEY_PLAIN("serve-expired-client-timeout", KEY_UNSIGNED, stale_client_timeout_ms, 0, 60000),
+	KEY_PLAIN("stale-refresh-time", KEY_U32, stale_refresh_time, 0, 86400),
+	KEY_PLAIN("empty-answer-guard", KEY_BOOL, empty_guard, 0, 0),
+	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 86400 * 7),
+	KEY_CALL("empty-answer-guard-zone", key_guard_zone),
+	KEY_CALL("empty-answer-guard-exclude", key_guard_zone),
 };
 
 static int parser_apply(struct parser *p, const char *key, const char *val)

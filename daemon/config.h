@@ -12,6 +12,8 @@
 
 #define CONFIG_MAX_LISTEN 32
 #define CONFIG_MAX_ACL 64
+#define CONFIG_MAX_ZONES 64
+#define CONFIG_NAME_MAX 256 /* a domain name in presentation form */
 
 struct config_listen {
 	struct sockaddr_storage addr; /* port included */
@@ -25,7 +27,7 @@ enum config_acl_action {
 
 struct config_acl {
 	struct sockaddr_storage net; /* network address (host bits zero) */
-	uint8_t prefix;              /* prefix length */
+	uint8_t prefix;		     /* prefix length */
 	enum config_acl_action action;
 };
 
@@ -33,8 +35,8 @@ struct config {
 	/* listening */
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	size_t nlisten;
-	uint16_t port;               /* default port for `interface:` without @PORT (53) */
-	unsigned num_threads;        /* 0 = number of CPUs */
+	uint16_t port;		      /* default port for `interface:` without @PORT (53) */
+	unsigned num_threads;	      /* 0 = number of CPUs */
 	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
 	unsigned tcp_max_connections; /* per worker (default 256) */
 
@@ -43,23 +45,36 @@ struct config {
 	size_t nacl;
 
 	/* iteration */
-	char root_hints[4096];       /* path; empty = built-in root hints */
+	char root_hints[4096]; /* path; empty = built-in root hints */
 	bool do_ip4, do_ip6;
 	bool do_not_query_localhost;
 	bool qname_minimisation;
 	bool harden_glue;
-	uint16_t edns_buffer_size;   /* upstream (1232) */
-	uint16_t max_udp_size;       /* largest UDP answer to clients (1232) */
+	uint16_t edns_buffer_size;		      /* upstream (1232) */
+	uint16_t max_udp_size;			      /* largest UDP answer to clients (1232) */
 	struct sockaddr_storage outgoing4, outgoing6; /* outgoing-interface; AF_UNSPEC = any */
 
 	/* cache */
-	uint32_t cache_min_ttl;      /* 0 */
-	uint32_t cache_max_ttl;      /* 86400 */
+	uint32_t cache_min_ttl;		 /* 0 */
+	uint32_t cache_max_ttl;		 /* 86400 */
 	uint32_t cache_max_negative_ttl; /* 3600 */
-	uint32_t max_stale_ttl;      /* 86400 */
-	uint64_t cache_size;         /* bytes; msg-cache-size/rrset-cache-size style, default 64m */
+	uint32_t max_stale_ttl;		 /* 86400 */
+	uint64_t cache_size; /* bytes; msg-cache-size/rrset-cache-size style, default 64m */
 
-	int verbosity;               /* 0 err .. 3 debug (default 1 = warnings) */
+	/* serve-stale (RFC 8767) and the empty-answer guard */
+	bool serve_stale;                   /* serve-stale (yes); alias serve-expired */
+	uint32_t stale_answer_ttl;          /* 30 s; alias serve-expired-reply-ttl */
+	unsigned stale_client_timeout_ms;   /* stale-answer-client-timeout (1800 ms) */
+	uint32_t stale_refresh_time;        /* 30 s */
+	bool empty_guard;                   /* empty-answer-guard (yes) */
+	uint32_t empty_hold;                /* empty-answer-hold (600 s) */
+	/* empty-answer-guard-zone / -exclude: names (and below) guarded or not */
+	char guard_include[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
+	size_t nguard_include;
+	char guard_exclude[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
+	size_t nguard_exclude;
+
+	int verbosity; /* 0 err .. 3 debug (default 1 = warnings) */
 };
 
 /* Fills built-in defaults (listen on 127.0.0.1@53 and ::1@53, ACL localhost). */

@@ -30,7 +30,9 @@ struct daemon_ctx {
 	struct resolver_env env;
 	ldns_rr_list *root_hints;
 	unsigned resolution_timeout_ms; /* give up on a client request after this */
-	uint16_t max_udp_size;          /* largest UDP answer we send (1232) */
+	unsigned stale_client_timeout_ms; /* stale-answer-client-timeout */
+	struct resolver_stats stats;
+	uint16_t max_udp_size;		/* largest UDP answer we send (1232) */
 };
 
 struct task;
@@ -45,17 +47,17 @@ struct worker {
 	uv_prepare_t rcu_prepare;
 	uv_timer_t rcu_timer;
 	struct upstream *upstream;
-	uv_udp_t *udp;               /* one per listen address */
+	uv_udp_t *udp; /* one per listen address */
 	uv_tcp_t *tcp;
 	size_t nlisten;
-	struct task *tasks;          /* in flight, doubly linked */
+	struct task *tasks; /* in flight, doubly linked */
 	unsigned ntasks;
-	struct tcp_conn *conns;      /* open client TCP connections */
+	struct tcp_conn *conns; /* open client TCP connections */
 	unsigned nconns;
 	bool stopping;
-	int start_error;             /* set by the thread if listeners failed */
-	uint8_t udp_rbuf[65536];     /* one datagram at a time */
-	uint8_t wbuf[65536 + 2];     /* answer scratch (2 bytes room for TCP length) */
+	int start_error;	 /* set by the thread if listeners failed */
+	uint8_t udp_rbuf[65536]; /* one datagram at a time */
+	uint8_t wbuf[65536 + 2]; /* answer scratch (2 bytes room for TCP length) */
 };
 
 /* Wall-clock seconds for cache decisions (DESIGN.md "Time"). */
@@ -82,9 +84,9 @@ void tcp_conn_task_done(struct tcp_conn *conn);
 enum task_transport { TASK_UDP, TASK_TCP };
 struct task_origin {
 	enum task_transport transport;
-	uv_udp_t *udp;                   /* UDP: the socket it came in on */
-	struct sockaddr_storage client;  /* UDP: where to answer */
-	struct tcp_conn *conn;           /* TCP: the connection */
+	uv_udp_t *udp;			/* UDP: the socket it came in on */
+	struct sockaddr_storage client; /* UDP: where to answer */
+	struct tcp_conn *conn;		/* TCP: the connection */
 };
 /* Handles one query message: answers at once or starts a resolution. */
 void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,

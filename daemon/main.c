@@ -101,6 +101,31 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 	return 0;
 }
 
+static int zone_list_build(struct resolver_zone_list *list, const char (*names)[CONFIG_NAME_MAX],
+			   size_t n)
+{
+	list->count = 0;
+	list->names = n ? calloc(n, sizeof(*list->names)) : NULL;
+	if (n && !list->names)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		/* config_load_file() already checked that each one parses */
+		if (ldns_str2rdf_dname(&list->names[list->count], names[i]) != LDNS_STATUS_OK)
+			return -1;
+		list->count++;
+	}
+	return 0;
+}
+
+static void zone_list_free(struct resolver_zone_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		ldns_rdf_deep_free(list->names[i]);
+	free(list->names);
+	list->names = NULL;
+	list->count = 0;
+}
+
 /* Config and flags into the options of each module. */
 static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 {
@@ -130,8 +155,8 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	}
 	log_set_verbosity(cfg->verbosity + f->verbose);
 
-	const char *hints = f->root_hints ? f->root_hints
-					  : (cfg->root_hints[0] ? cfg->root_hints : NULL);
+	const char *hints =
+		f->root_hints ? f->root_hints : (cfg->root_hints[0] ? cfg->root_hints : NULL);
 	if (daemon_root_hints_load(hints, &ctx->root_hints, err, sizeof(err)) != 0) {
 		fprintf(stderr, "holdfast: %s\n", err);
 		return -1;
@@ -165,7 +190,24 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	ctx->resolver_opts.do_ip4 = cfg->do_ip4;
 	ctx->resolver_opts.do_ip6 = cfg->do_ip6;
 
+	struct cache_policy *policy = &ctx->resolver_opts.policy;
+	cache_policy_init(policy);
+	policy->serve_stale = cfg->serve_stale;
+	policy->stale_answer_ttl = cfg->stale_answer_ttl;
+	policy->stale_refresh_time = cfg->stale_refresh_time;
+	policy->empty_guard = cfg->empty_guard;
+	policy->empty_hold = cfg->empty_hold;
+	if (zone_list_build(&ctx->resolver_opts.guard_include, cfg->guard_include,
+			    cfg->nguard_include) != 0 ||
+	    zone_list_build(&ctx->resolver_opts.guard_exclude, cfg->guard_exclude,
+			    cfg->nguard_exclude) != 0) {
+		fprintf(stderr, "holdfast: out of memory\n");
+		return -1;
+	}
+	ctx->stale_client_timeout_ms = cfg->stale_client_timeout_ms;
+
 	ctx->env.cache = ctx->cache;
+	ctx->env.stats = &ctx->stats;
 	ctx->env.opts = &ctx->resolver_opts;
 	ctx->env.root_hints = ctx->root_hints;
 	ctx->resolution_timeout_ms = 12000;
@@ -234,6 +276,8 @@ out:
 	cache_destroy(ctx.cache);
 	upstream_servers_destroy(ctx.servers);
 	ldns_rr_list_deep_free(ctx.root_hints);
+	zone_list_free(&ctx.resolver_opts.guard_include);
+	zone_list_free(&ctx.resolver_opts.guard_exclude);
 	cache_thread_unregister();
 	return status;
 }

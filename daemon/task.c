@@ -24,7 +24,9 @@ struct task {
 	struct dns_query_view q;
 	struct resolver_request *req;
 	struct upstream_query *upq;
-	uint64_t started_ms; /* uv_now: the monotonic clock, for the deadline */
+	uint64_t started_ms;     /* uv_now: the monotonic clock, for the deadline */
+	uv_timer_t *stale_timer; /* stale-answer-client-timeout, when armed */
+	bool answered;           /* the client already has an answer (stale) */
 };
 
 uint64_t daemon_wallclock(void)
@@ -34,8 +36,8 @@ uint64_t daemon_wallclock(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-static void send_udp(struct worker *w, uv_udp_t *udp, const struct sockaddr *to,
-		     const uint8_t *msg, size_t len);
+static void send_udp(struct worker *w, uv_udp_t *udp, const struct sockaddr *to, const uint8_t *msg,
+		     size_t len);
 
 /* Writes `len` bytes of w->wbuf the way the query came. */
 static void reply(struct worker *w, const struct task_origin *origin, const uint8_t *msg,
@@ -68,8 +70,8 @@ static void on_udp_sent(uv_udp_send_t *req, int status)
 	free(req->data);
 }
 
-static void send_udp(struct worker *w, uv_udp_t *udp, const struct sockaddr *to,
-		     const uint8_t *msg, size_t len)
+static void send_udp(struct worker *w, uv_udp_t *udp, const struct sockaddr *to, const uint8_t *msg,
+		     size_t len)
 {
 	uv_buf_t buf = uv_buf_init((char *)msg, (unsigned)len);
 	int r = uv_udp_try_send(udp, &buf, 1, to);
@@ -102,6 +104,11 @@ static void task_link(struct worker *w, struct task *t)
 	w->ntasks++;
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
 static void task_free(struct task *t)
 {
 	struct worker *w = t->w;
@@ -114,6 +121,10 @@ static void task_free(struct task *t)
 	w->ntasks--;
 	if (t->upq)
 		upstream_query_cancel(t->upq);
+	if (t->stale_timer) {
+		t->stale_timer->data = NULL;
+		uv_close((uv_handle_t *)t->stale_timer, on_timer_closed);
+	}
 	resolver_request_destroy(t->req);
 	if (t->origin.transport == TASK_TCP && t->origin.conn)
 		tcp_conn_task_done(t->origin.conn);
@@ -132,10 +143,10 @@ static uint16_t client_udp_limit(const struct worker *w, const struct dns_query_
 	return size > ours ? ours : size;
 }
 
-static void task_answer(struct task *t)
+/* Writes `answer` (with an Extended DNS Error when ede >= 0) to the client. */
+static void task_reply(struct task *t, const ldns_pkt *answer, int ede)
 {
 	struct worker *w = t->w;
-	const ldns_pkt *answer = resolver_answer(t->req);
 	struct dns_answer_opts ao = {
 		.id = t->q.id,
 		.rd = t->q.rd,
@@ -146,17 +157,53 @@ static void task_answer(struct task *t)
 		.edns_do = t->q.edns_do,
 		.max_size = t->origin.transport == TASK_UDP ? client_udp_limit(w, &t->q)
 							     : DNS_MSG_MAX,
-		.ede_code = -1,
+		.ede_code = ede,
 	};
 	int n = answer ? dns_write_answer(answer, &ao, w->wbuf, sizeof(w->wbuf)) : -ENOMEM;
 	if (n > 0)
 		reply(w, &t->origin, w->wbuf, (size_t)n);
 	else
 		reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
+	t->answered = true;
+}
+
+/* RFC 8767: answers the client from stale data now, if there is any. */
+static bool task_reply_stale(struct task *t)
+{
+	int ede = -1;
+	ldns_rdf *qname = dns_name_from_wire(t->q.qname, t->q.qname_len);
+	ldns_pkt *pkt = qname ? resolver_stale_answer(&t->w->ctx->env, qname, t->q.qtype,
+						      t->q.qclass, daemon_wallclock(), &ede)
+			      : NULL;
+	ldns_rdf_deep_free(qname);
+	if (!pkt)
+		return false;
+	task_reply(t, pkt, ede);
+	ldns_pkt_free(pkt);
+	if (t->w->ctx->env.stats)
+		atomic_fetch_add_explicit(&t->w->ctx->env.stats->stale_answers, 1,
+					  memory_order_relaxed);
+	log_qdebug(LOG_DAEMON, resolver_request_id(t->req),
+		   "client answered from stale data, refresh goes on");
+	return true;
+}
+
+static void task_answer(struct task *t)
+{
+	/* After a stale answer the resolution only refreshed the cache. */
+	if (!t->answered)
+		task_reply(t, resolver_answer(t->req), resolver_answer_ede(t->req));
 	task_free(t);
 }
 
-static void task_step(struct task *t);
+static void on_stale_timer(uv_timer_t *timer)
+{
+	struct task *t = timer->data;
+	if (t && !t->answered)
+		task_reply_stale(t);
+}
+
+static bool task_step(struct task *t);
 
 static void on_upstream(void *arg, const struct upstream_result *res)
 {
@@ -183,8 +230,9 @@ static void on_upstream(void *arg, const struct upstream_result *res)
 	task_step(t);
 }
 
-/* Runs the resolver until it needs the network or is done. */
-static void task_step(struct task *t)
+/* Runs the resolver until it needs the network (true) or is done and the
+ * task freed (false). */
+static bool task_step(struct task *t)
 {
 	struct worker *w = t->w;
 	uint64_t now = daemon_wallclock();
@@ -192,14 +240,15 @@ static void task_step(struct task *t)
 		struct resolver_send send;
 		if (resolver_produce(t->req, now, &send) == RESOLVER_DONE) {
 			task_answer(t);
-			return;
+			return false;
 		}
 		if (uv_now(&w->loop) - t->started_ms > w->ctx->resolution_timeout_ms) {
 			log_qdebug(LOG_DAEMON, resolver_request_id(t->req),
 				   "resolution took too long, SERVFAIL");
-			reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
+			if (!t->answered && !task_reply_stale(t))
+				reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
 			task_free(t);
-			return;
+			return false;
 		}
 		struct upstream_request ur = {
 			.qname = send.qname,
@@ -211,7 +260,7 @@ static void task_step(struct task *t)
 			.configured = send.configured,
 		};
 		if (upstream_query_start(w->upstream, &ur, on_upstream, t, &t->upq) == 0)
-			return;
+			return true;
 		/* Could not even start (memory): count it as a failed attempt;
 		 * the resolver's query limit bounds this loop. */
 		struct resolver_outcome o = {.status = RESOLVER_OUTCOME_ERROR};
@@ -268,6 +317,28 @@ out:
 		ldns_pkt_free(pkt);
 }
 
+/*
+ * The resolution has to wait for the network. RFC 8767 §5: if the cache
+ * holds stale data, the client gets it after stale-answer-client-timeout
+ * (at once when that is 0) while the resolution goes on to refresh it.
+ */
+static void task_arm_stale(struct task *t, const ldns_rdf *qname)
+{
+	struct daemon_ctx *ctx = t->w->ctx;
+	if (!resolver_has_stale(&ctx->env, qname, t->q.qtype, daemon_wallclock()))
+		return;
+	if (ctx->stale_client_timeout_ms == 0) {
+		task_reply_stale(t);
+		return;
+	}
+	t->stale_timer = malloc(sizeof(*t->stale_timer));
+	if (!t->stale_timer)
+		return;
+	uv_timer_init(&t->w->loop, t->stale_timer);
+	t->stale_timer->data = t;
+	uv_timer_start(t->stale_timer, on_stale_timer, ctx->stale_client_timeout_ms, 0);
+}
+
 void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 		       const struct task_origin *origin, const struct sockaddr *peer)
 {
@@ -300,8 +371,8 @@ void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 	if (q.qclass != LDNS_RR_CLASS_IN || q.qtype == LDNS_RR_TYPE_AXFR ||
 	    q.qtype == LDNS_RR_TYPE_IXFR || q.qtype == LDNS_RR_TYPE_MAILA ||
 	    q.qtype == LDNS_RR_TYPE_MAILB || q.qtype == LDNS_RR_TYPE_OPT) {
-		reply_error(w, origin, &q, q.qtype == LDNS_RR_TYPE_OPT ? DNS_RCODE_FORMERR
-								       : DNS_RCODE_REFUSED);
+		reply_error(w, origin, &q,
+			    q.qtype == LDNS_RR_TYPE_OPT ? DNS_RCODE_FORMERR : DNS_RCODE_REFUSED);
 		return;
 	}
 	if (q.qtype == LDNS_RR_TYPE_ANY) {
@@ -323,10 +394,10 @@ void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 	t->origin = *origin;
 	t->q = q;
 	t->started_ms = uv_now(&w->loop);
-	t->req = resolver_request_create(&w->ctx->env, qname, q.qtype, q.qclass,
-					 daemon_wallclock());
-	ldns_rdf_deep_free(qname);
+	t->req =
+		resolver_request_create(&w->ctx->env, qname, q.qtype, q.qclass, daemon_wallclock());
 	if (!t->req) {
+		ldns_rdf_deep_free(qname);
 		free(t);
 		reply_error(w, origin, &q, DNS_RCODE_SERVFAIL);
 		return;
@@ -334,7 +405,9 @@ void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 	task_link(w, t);
 	if (origin->transport == TASK_TCP)
 		tcp_conn_task_begin(origin->conn);
-	task_step(t);
+	if (task_step(t))
+		task_arm_stale(t, qname);
+	ldns_rdf_deep_free(qname);
 }
 
 void task_cancel_all(struct worker *w)

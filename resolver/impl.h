@@ -5,14 +5,14 @@
 #pragma once
 #include "resolver/resolver.h"
 
-#define RESOLVER_MAX_ADDRS 32 /* addresses kept per zone cut */
-#define RESOLVER_MAX_NS 16    /* NS names considered per zone cut */
+#define RESOLVER_MAX_ADDRS 32		/* addresses kept per zone cut */
+#define RESOLVER_MAX_NS 16		/* NS names considered per zone cut */
 #define RESOLVER_MAX_PARENT_FALLBACKS 2 /* re-asking a parent after its child failed */
 
 /* A zone cut: the closest known delegation and what we know of its servers. */
 struct zone_cut {
 	ldns_rdf *zone;
-	ldns_rr_list *ns;            /* NS RRset (owned), may be empty for hints */
+	ldns_rr_list *ns; /* NS RRset (owned), may be empty for hints */
 	struct sockaddr_storage addrs[RESOLVER_MAX_ADDRS];
 	bool addr_failed[RESOLVER_MAX_ADDRS];
 	uint8_t addr_ns[RESOLVER_MAX_ADDRS]; /* index of the NS name it belongs to */
@@ -32,36 +32,41 @@ enum query_state {
 /* One goal on the request's stack: the client question or a sub-query. */
 struct query {
 	struct query *parent;
-	ldns_rdf *qname;             /* current name (moves along CNAME chains), lower case */
-	ldns_rdf *orig_qname;        /* the name first asked */
+	ldns_rdf *qname;      /* current name (moves along CNAME chains), lower case */
+	ldns_rdf *orig_qname; /* the name first asked */
 	uint16_t qtype, qclass;
 	enum query_state state;
 	struct zone_cut cut;
-	int qmin_labels;             /* labels of the name asked under QNAME minimisation */
+	int qmin_labels; /* labels of the name asked under QNAME minimisation */
 	bool qmin_off;
-	bool priming;                /* the ". NS" priming query (cut = hints) */
-	int tcp_server;              /* index into cut.addrs to retry over TCP, or -1 */
+	bool priming;	/* the ". NS" priming query (cut = hints) */
+	int tcp_server; /* index into cut.addrs to retry over TCP, or -1 */
 	unsigned depth;
 	/* The name and type last sent (for consume). */
 	ldns_rdf *sname;
 	uint16_t stype;
 	/* Result of a finished query. */
 	uint8_t rcode;
-	ldns_rr_list *answer;        /* CNAME chain + final RRset (owned) */
-	ldns_rr_list *authority;     /* SOA of a negative answer (owned) */
+	ldns_rr_list *answer;	 /* CNAME chain + final RRset (owned) */
+	ldns_rr_list *authority; /* SOA of a negative answer (owned) */
 	unsigned cname_links;
 	unsigned parent_fallbacks;
+	unsigned empty_votes;        /* servers that answered empty where the cache had data */
 };
 
 struct resolver_request {
 	const struct resolver_env *env;
 	uint32_t id;
-	struct query *top;           /* stack: top->parent ... -> root goal */
-	struct query *goal;          /* the client's question (bottom of the stack) */
+	struct query *top;  /* stack: top->parent ... -> root goal */
+	struct query *goal; /* the client's question (bottom of the stack) */
 	unsigned upstream_queries;
 	unsigned referrals;
-	bool primed;                 /* the root priming sub-query has been tried */
-	ldns_pkt *answer;            /* set once the client's question is done */
+	bool primed;         /* the root priming sub-query has been tried */
+	bool policy_checked; /* the cache policy was consulted for the question */
+	int ede;             /* Extended DNS Error for the answer, or -1 */
+	bool failure_cached; /* answered from a cached failure */
+	bool guard_decided;  /* the empty-answer guard recorded its verdict */
+	ldns_pkt *answer; /* set once the client's question is done */
 	struct sockaddr_storage send_addrs[RESOLVER_MAX_ADDRS]; /* resolver_send.servers */
 };
 
@@ -86,8 +91,8 @@ void zone_cut_copy_addrs_of(struct zone_cut *dst, const struct resolver_env *env
 /* Untried address candidates into `out`; returns the count. */
 size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out, size_t cap);
 /* True when every address in `addrs` is one of the root hints' addresses. */
-bool zone_cut_addrs_from_hints(const struct resolver_env *env,
-			       const struct sockaddr_storage *addrs, size_t n);
+bool zone_cut_addrs_from_hints(const struct resolver_env *env, const struct sockaddr_storage *addrs,
+			       size_t n);
 /* Marks `addr` failed for the rest of this request. */
 void zone_cut_mark_failed(struct zone_cut *cut, const struct sockaddr_storage *addr);
 int zone_cut_find_addr(const struct zone_cut *cut, const struct sockaddr_storage *addr);
@@ -114,6 +119,14 @@ ldns_rdf *resolver_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner
 				    const ldns_rdf *target);
 /* Every RR owned by `owner` (answers to QTYPE=ANY). */
 ldns_rr_list *resolver_extract_any(const ldns_rr_list *list, const ldns_rdf *owner);
+
+/* stale.c */
+/* The cached positive RRset of (name, type), fresh or expired (expired
+ * records get the stale TTL); NULL if none. Caller frees. */
+ldns_rr_list *resolver_last_good(const struct resolver_env *env, const ldns_rdf *name,
+				 uint16_t type, uint64_t now);
+/* Does the empty-answer guard cover `name` (global switch, include/exclude)? */
+bool resolver_guard_applies(const struct resolver_opts *opts, const ldns_rdf *name);
 
 /* store.c: caching of a classified response, bailiwick-scrubbed */
 void resolver_store_response(const struct resolver_env *env, const ldns_pkt *resp,

@@ -14,6 +14,7 @@
  * broken authorities end in SERVFAIL quickly, never in a spin.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,8 @@ void resolver_opts_init(struct resolver_opts *opts)
 	opts->limits.max_cname_chain = 12;
 	opts->limits.max_ns_fetches = 4;
 	opts->limits.max_depth = 5;
+	cache_policy_init(&opts->policy);
+	opts->guard_cross_checks = 2;
 }
 
 static struct query *query_new(const ldns_rdf *qname, uint16_t qtype, uint16_t qclass,
@@ -120,6 +123,9 @@ struct resolver_request *resolver_request_create(const struct resolver_env *env,
 		return NULL;
 	req->env = env;
 	req->id = util_random_u32();
+	req->ede = -1;
+	if (env->stats)
+		atomic_fetch_add_explicit(&env->stats->requests, 1, memory_order_relaxed);
 	req->goal = query_new(qname, qtype, qclass, NULL);
 	if (!req->goal) {
 		free(req);
@@ -156,6 +162,168 @@ uint32_t resolver_request_id(const struct resolver_request *req)
 const ldns_pkt *resolver_answer(const struct resolver_request *req)
 {
 	return req->answer;
+}
+
+int resolver_answer_ede(const struct resolver_request *req)
+{
+	return req->ede;
+}
+
+static void stat_inc(const struct resolver_request *req, size_t offset)
+{
+	if (req->env->stats)
+		atomic_fetch_add_explicit(
+			(atomic_uint_fast64_t *)((char *)req->env->stats + offset), 1,
+			memory_order_relaxed);
+}
+#define STAT_INC(req, field) stat_inc((req), offsetof(struct resolver_stats, field))
+
+/* ---- the cache policy: stale answers, cached failures, the guard ------ */
+
+/* Ends the request with a stale answer; false when the cache has none. */
+static bool request_answer_stale(struct resolver_request *req, uint64_t now)
+{
+	struct query *g = req->goal;
+	int ede = -1;
+	ldns_pkt *pkt = resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now,
+					      &ede);
+	if (!pkt)
+		return false;
+	if (req->answer)
+		ldns_pkt_free(req->answer);
+	req->answer = pkt;
+	req->ede = ede;
+	STAT_INC(req, stale_answers);
+	log_qdebug(LOG_RESOLVER, req->id, "answered from stale data");
+	return true;
+}
+
+/*
+ * Before asking anyone for the client's question: is a failure cached (RFC
+ * 9520), did a refresh fail recently (RFC 8767), or is the empty-answer
+ * guard holding? True when the request was answered here.
+ */
+static bool request_check_policy(struct resolver_request *req, struct query *q, uint64_t now)
+{
+	const struct resolver_env *env = req->env;
+	struct cache_qstate st;
+	req->policy_checked = true;
+	if (!cache_qstate_get(env->cache, q->qname, q->qtype, now, &st))
+		return false;
+	bool have_stale = resolver_has_stale(env, q->qname, q->qtype, now);
+	switch (cache_policy_refresh(&env->opts->policy, &st, have_stale, now)) {
+	case CACHE_REFRESH_ASK:
+		return false;
+	case CACHE_REFRESH_GUARD_HOLD: {
+		ldns_rr_list *last = resolver_last_good(env, q->qname, q->qtype, now);
+		if (!last)
+			return false; /* nothing left to hold on to: ask */
+		rrset_append_clone(q->answer, last);
+		ldns_rr_list_deep_free(last);
+		query_finish(q, DNS_RCODE_NOERROR);
+		req->ede = DNS_EDE_STALE_ANSWER;
+		req->guard_decided = true; /* the hold goes on; nothing to record */
+		STAT_INC(req, guard_holds);
+		return true;
+	}
+	case CACHE_REFRESH_STALE_HOLD:
+		return request_answer_stale(req, now);
+	case CACHE_REFRESH_FAILED:
+		if (request_answer_stale(req, now))
+			return true;
+		/* RFC 9520 §3.2: SERVFAIL at once, no new upstream query; EDE 22
+		 * so stub resolvers do not retry into the storm. */
+		query_finish(q, DNS_RCODE_SERVFAIL);
+		req->ede = DNS_EDE_NO_REACHABLE_AUTHORITY;
+		req->failure_cached = true;
+		STAT_INC(req, failures_cached);
+		return true;
+	}
+	return false;
+}
+
+/* Remembers how resolving the client's question ended (qstate). */
+static void request_note_outcome(struct resolver_request *req, uint64_t now)
+{
+	const struct resolver_env *env = req->env;
+	struct query *g = req->goal;
+	struct cache_qstate st;
+	if (req->failure_cached || req->guard_decided)
+		return; /* already recorded */
+	bool have = cache_qstate_get(env->cache, g->orig_qname, g->qtype, now, &st);
+	if (g->rcode == DNS_RCODE_SERVFAIL) {
+		STAT_INC(req, failures);
+		cache_policy_note_failure(&env->opts->policy, &st, now);
+		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
+	} else if (have && cache_policy_note_success(&st)) {
+		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
+	}
+}
+
+/*
+ * The empty-answer guard (DESIGN.md, "Why it exists"). The server just
+ * answered NODATA/NXDOMAIN for q's name and type. If the cache holds
+ * positive data for it, the emptiness is suspect: ask other servers of the
+ * zone first; if they all agree, keep answering the last good data until the
+ * emptiness has held for the whole window (cache_policy_guard_empty).
+ * True when the response was handled here (cross-check or hold).
+ */
+static bool query_guard_empty(struct resolver_request *req, struct query *q,
+			      const struct sockaddr_storage *server, bool nxdomain, uint64_t now)
+{
+	const struct resolver_env *env = req->env;
+	if (q->parent || !resolver_guard_applies(env->opts, q->qname))
+		return false;
+	ldns_rr_list *last = resolver_last_good(env, q->qname, q->qtype, now);
+	if (!last)
+		return false;
+	char nbuf[DNS_NAME_MAX * 4 + 8];
+	dns_name_str(q->qname, nbuf, sizeof(nbuf));
+	const char *what = nxdomain ? "NXDOMAIN" : "NODATA";
+
+	q->empty_votes++;
+	zone_cut_mark_failed(&q->cut, server);
+	struct sockaddr_storage others[RESOLVER_MAX_ADDRS];
+	if (q->empty_votes <= env->opts->guard_cross_checks &&
+	    zone_cut_candidates(&q->cut, others, RESOLVER_MAX_ADDRS) > 0) {
+		log_qinfo(LOG_RESOLVER, req->id,
+			  "empty-answer guard: %s type %u answered %s where the cache has data, asking another server",
+			  nbuf, q->qtype, what);
+		STAT_INC(req, guard_cross_checks);
+		ldns_rr_list_deep_free(last);
+		return true; /* ITERATE goes on with the next server */
+	}
+
+	struct cache_qstate st;
+	cache_qstate_get(env->cache, q->qname, q->qtype, now, &st);
+	bool first = st.empty_since == 0;
+	enum cache_guard verdict = cache_policy_guard_empty(
+		&env->opts->policy, &st, nxdomain ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR, now);
+	/* A hold is a decision, not a failure: no failure back-off. */
+	st.failures = 0;
+	st.failed_at = 0;
+	st.fail_until = 0;
+	cache_qstate_put(env->cache, q->qname, q->qtype, &st, now);
+	req->guard_decided = true;
+	if (verdict == CACHE_GUARD_ACCEPT) {
+		log_warn(LOG_RESOLVER,
+			 "empty-answer guard: %s type %u stayed %s for %us: accepting it, dropping the last good answer",
+			 nbuf, q->qtype, what, env->opts->policy.empty_hold);
+		STAT_INC(req, guard_accepts);
+		ldns_rr_list_deep_free(last);
+		return false; /* the caller stores and answers the negative */
+	}
+	if (first)
+		log_warn(LOG_RESOLVER,
+			 "empty-answer guard: %s type %u answered %s by %u server(s) where the cache has %zu record(s): keeping the last good answer for up to %us",
+			 nbuf, q->qtype, what, q->empty_votes, ldns_rr_list_rr_count(last),
+			 env->opts->policy.empty_hold);
+	rrset_append_clone(q->answer, last);
+	ldns_rr_list_deep_free(last);
+	query_finish(q, DNS_RCODE_NOERROR);
+	req->ede = DNS_EDE_STALE_ANSWER;
+	STAT_INC(req, guard_holds);
+	return true;
 }
 
 /* ---- following aliases ---------------------------------------------- */
@@ -234,7 +402,8 @@ static void query_start(struct resolver_request *req, struct query *q, uint64_t 
 		if (st != CACHE_MISS)
 			cache_result_clear(&res);
 		if (q->qtype != LDNS_RR_TYPE_CNAME &&
-		    cache_lookup(env->cache, q->qname, LDNS_RR_TYPE_CNAME, now, &res) != CACHE_MISS) {
+		    cache_lookup(env->cache, q->qname, LDNS_RR_TYPE_CNAME, now, &res) !=
+			    CACHE_MISS) {
 			bool follow = res.kind == CACHE_KIND_RRSET &&
 				      res.rank >= CACHE_RANK_ANSWER_NONAUTH &&
 				      ldns_rr_list_rr_count(res.rrs) > 0 && res.ttl > 0;
@@ -249,14 +418,18 @@ static void query_start(struct resolver_request *req, struct query *q, uint64_t 
 		}
 	}
 
+	if (q == req->goal && !req->policy_checked && q->cname_links == 0 &&
+	    request_check_policy(req, q, now))
+		return;
+
 	if (q->priming) {
 		zone_cut_from_hints(&q->cut, env);
 	} else if (zone_cut_find(&q->cut, env, q->qname, q->qtype, now) && !req->primed) {
 		/* RFC 8109: learn the root NS set before anything else. */
 		req->primed = true;
 		ldns_rdf *root = ldns_dname_new_frm_str(".");
-		struct query *p = root ? query_new(root, LDNS_RR_TYPE_NS, LDNS_RR_CLASS_IN, q)
-				       : NULL;
+		struct query *p =
+			root ? query_new(root, LDNS_RR_TYPE_NS, LDNS_RR_CLASS_IN, q) : NULL;
 		ldns_rdf_deep_free(root);
 		if (!p) {
 			request_fail(req, "out of memory");
@@ -318,8 +491,8 @@ static bool query_fall_back_to_parent(struct resolver_request *req, struct query
 	return true;
 }
 
-static bool query_iterate(struct resolver_request *req, struct query *q,
-			  struct resolver_send *out, uint64_t now)
+static bool query_iterate(struct resolver_request *req, struct query *q, struct resolver_send *out,
+			  uint64_t now)
 {
 	const struct resolver_env *env = req->env;
 	size_t n;
@@ -418,7 +591,9 @@ enum resolver_step resolver_produce(struct resolver_request *req, uint64_t now,
 		switch (q->state) {
 		case QUERY_DONE:
 			if (q == req->goal) {
-				req->answer = resolver_build_answer(req);
+				request_note_outcome(req, now);
+				if (q->rcode != DNS_RCODE_SERVFAIL || !request_answer_stale(req, now))
+					req->answer = resolver_build_answer(req);
 				continue;
 			}
 			req->top = q->parent;
@@ -508,7 +683,8 @@ static void query_descend(struct resolver_request *req, struct query *q, const l
 		ldns_rr_type t = ldns_rr_get_type(rr);
 		if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
 			continue;
-		if (env->opts->harden_glue && !dns_name_is_subdomain(ldns_rr_owner(rr), parent_zone))
+		if (env->opts->harden_glue &&
+		    !dns_name_is_subdomain(ldns_rr_owner(rr), parent_zone))
 			continue;
 		ldns_rr *copy = ldns_rr_clone(rr);
 		if (copy && !ldns_rr_list_push_rr(glue, copy))
@@ -625,9 +801,10 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 
 	switch (cls) {
 	case RESOLVER_CLASS_ANSWER: {
-		ldns_rr_list *data = q->stype == LDNS_RR_TYPE_ANY
-					     ? resolver_extract_any(ldns_pkt_answer(resp), q->sname)
-					     : rrset_extract(ldns_pkt_answer(resp), q->sname, q->stype);
+		ldns_rr_list *data =
+			q->stype == LDNS_RR_TYPE_ANY
+				? resolver_extract_any(ldns_pkt_answer(resp), q->sname)
+				: rrset_extract(ldns_pkt_answer(resp), q->sname, q->stype);
 		if (minimised) {
 			/* NS data at an intermediate name from the server we asked:
 			 * it serves the child too (or gave us the parent's copy).
@@ -635,6 +812,13 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 			 * Knot Resolver does; only referrals move the zone cut. */
 			q->qmin_labels++;
 		} else {
+			if (q->empty_votes > 0) {
+				char nbuf[DNS_NAME_MAX * 4 + 8];
+				log_qinfo(LOG_RESOLVER, req->id,
+					  "empty-answer guard: another server has data for %s type %u",
+					  dns_name_str(q->qname, nbuf, sizeof(nbuf)), q->qtype);
+				STAT_INC(req, guard_rescued);
+			}
 			rrset_append_clone(q->answer, data);
 			query_finish(q, DNS_RCODE_NOERROR);
 		}
@@ -656,6 +840,8 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 			q->qmin_off = true;
 			return;
 		}
+		if (query_guard_empty(req, q, server, true, now))
+			return;
 		query_negative(req, q, resp, q->qname, true, now);
 		return;
 	case RESOLVER_CLASS_NODATA:
@@ -663,6 +849,8 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 			q->qmin_labels++; /* not a zone cut: one label deeper */
 			return;
 		}
+		if (query_guard_empty(req, q, server, false, now))
+			return;
 		query_negative(req, q, resp, q->qname, false, now);
 		return;
 	case RESOLVER_CLASS_REFERRAL: {

@@ -32,25 +32,50 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <ldns/ldns.h>
 
-struct cache;
+#include "cache/cache.h"
+
 struct resolver_request;
 
 struct resolver_limits {
 	unsigned max_upstream_queries; /* per client request, sub-queries included (default 64) */
-	unsigned max_referrals;        /* referrals followed per request (default 32) */
+	unsigned max_referrals;	       /* referrals followed per request (default 32) */
 	unsigned max_cname_chain;      /* CNAME/DNAME links per answer (default 12) */
 	unsigned max_ns_fetches;       /* glueless NS names resolved per delegation (default 4) */
-	unsigned max_depth;            /* nesting of sub-queries (default 5) */
+	unsigned max_depth;	       /* nesting of sub-queries (default 5) */
+};
+
+/* Names (and everything below them) the empty-answer guard covers or skips. */
+struct resolver_zone_list {
+	ldns_rdf **names;
+	size_t count;
 };
 
 struct resolver_opts {
 	bool qname_minimisation;
-	bool harden_glue;              /* drop glue outside the delegating zone */
-	bool do_ip4, do_ip6;           /* address families we may query */
-	uint16_t upstream_port;        /* 53 */
+	bool harden_glue;       /* drop glue outside the delegating zone */
+	bool do_ip4, do_ip6;    /* address families we may query */
+	uint16_t upstream_port; /* 53 */
 	struct resolver_limits limits;
+	/* Serve-stale, failure caching and the empty-answer guard (cache/). */
+	struct cache_policy policy;
+	/* Guard only these zones (empty list = every zone), never these. */
+	struct resolver_zone_list guard_include, guard_exclude;
+	unsigned guard_cross_checks; /* other servers asked before trusting emptiness (2) */
+};
+
+/* Counters shared by every request (atomics; read by the control socket). */
+struct resolver_stats {
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t stale_answers;      /* answered with expired data (EDE 3/19) */
+	atomic_uint_fast64_t failures;           /* resolutions that failed (SERVFAIL) */
+	atomic_uint_fast64_t failures_cached;    /* answered from a cached failure (RFC 9520) */
+	atomic_uint_fast64_t guard_cross_checks; /* emptiness re-asked of another server */
+	atomic_uint_fast64_t guard_rescued;      /* another server had the data */
+	atomic_uint_fast64_t guard_holds;        /* answered the last good data instead */
+	atomic_uint_fast64_t guard_accepts;      /* emptiness believed after the hold */
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */
@@ -59,6 +84,7 @@ struct resolver_env {
 	const struct resolver_opts *opts;
 	/* Root hints: NS records of "." and A/AAAA of their targets. */
 	const ldns_rr_list *root_hints;
+	struct resolver_stats *stats; /* may be NULL */
 };
 
 enum resolver_step {
@@ -71,21 +97,22 @@ struct resolver_send {
 	const ldns_rdf *qname;
 	uint16_t qtype, qclass;
 	bool tcp;
-	const ldns_rdf *zone;                      /* the zone cut the servers serve */
-	const struct sockaddr_storage *servers;    /* candidates, not yet failed */
+	const ldns_rdf *zone;			/* the zone cut the servers serve */
+	const struct sockaddr_storage *servers; /* candidates, not yet failed */
 	size_t nservers;
-	bool configured;                           /* every server is from the root hints */
+	bool configured; /* every server is from the root hints */
 };
 
 enum resolver_outcome_status {
 	RESOLVER_OUTCOME_RESPONSE, /* `wire/len` from `server` */
 	RESOLVER_OUTCOME_TIMEOUT,
-	RESOLVER_OUTCOME_ERROR,    /* network error, or the attempt was refused locally */
+	RESOLVER_OUTCOME_ERROR, /* network error, or the attempt was refused locally */
 };
 
 struct resolver_outcome {
 	enum resolver_outcome_status status;
-	const struct sockaddr_storage *server; /* which candidate was asked (may be NULL on ERROR) */
+	const struct sockaddr_storage
+		*server; /* which candidate was asked (may be NULL on ERROR) */
 	const uint8_t *wire;
 	size_t len;
 	bool tcp;
@@ -111,6 +138,22 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
  */
 const ldns_pkt *resolver_answer(const struct resolver_request *req);
 
+/* Extended DNS Error (RFC 8914) to attach to the answer, or -1. */
+int resolver_answer_ede(const struct resolver_request *req);
+
+/*
+ * Serve-stale (RFC 8767) for callers that cannot wait: an answer to
+ * (qname, qtype) built from cached data that may be expired (following a
+ * CNAME chain), expired records with the policy's stale TTL. NULL when the
+ * cache has no usable data or serve-stale is off; *ede gets 3 (Stale
+ * Answer) or 19 (Stale NXDOMAIN Answer). Caller frees with ldns_pkt_free().
+ */
+ldns_pkt *resolver_stale_answer(const struct resolver_env *env, const ldns_rdf *qname,
+				uint16_t qtype, uint16_t qclass, uint64_t now, int *ede);
+/* Cheap check: does the cache hold expired data a stale answer could use? */
+bool resolver_has_stale(const struct resolver_env *env, const ldns_rdf *qname, uint16_t qtype,
+			uint64_t now);
+
 /* Upstream queries this request has sent so far (for limits and stats). */
 unsigned resolver_request_upstream_count(const struct resolver_request *req);
 /* A short id for log lines. */
@@ -119,14 +162,14 @@ uint32_t resolver_request_id(const struct resolver_request *req);
 /* ---- response classification (exposed for unit tests and fuzzing) ----- */
 
 enum resolver_class {
-	RESOLVER_CLASS_ANSWER,     /* data for (sname, stype) */
-	RESOLVER_CLASS_CNAME,      /* CNAME at sname, or DNAME above it */
+	RESOLVER_CLASS_ANSWER, /* data for (sname, stype) */
+	RESOLVER_CLASS_CNAME,  /* CNAME at sname, or DNAME above it */
 	RESOLVER_CLASS_NXDOMAIN,
-	RESOLVER_CLASS_NODATA,     /* AA or SOA: the name exists, no such type */
-	RESOLVER_CLASS_REFERRAL,   /* NS for a zone below `zone`, at or above sname */
-	RESOLVER_CLASS_EMPTY,      /* NOERROR, nothing usable, not authoritative */
-	RESOLVER_CLASS_TRUNCATED,  /* TC=1 */
-	RESOLVER_CLASS_ERROR,      /* SERVFAIL, REFUSED, FORMERR, NOTIMP, ... */
+	RESOLVER_CLASS_NODATA,	  /* AA or SOA: the name exists, no such type */
+	RESOLVER_CLASS_REFERRAL,  /* NS for a zone below `zone`, at or above sname */
+	RESOLVER_CLASS_EMPTY,	  /* NOERROR, nothing usable, not authoritative */
+	RESOLVER_CLASS_TRUNCATED, /* TC=1 */
+	RESOLVER_CLASS_ERROR,	  /* SERVFAIL, REFUSED, FORMERR, NOTIMP, ... */
 };
 
 /* Classifies a response to (sname, stype) from a server for `zone`. */

@@ -245,8 +245,8 @@ bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 	return false;
 }
 
-bool zone_cut_addrs_from_hints(const struct resolver_env *env,
-			       const struct sockaddr_storage *addrs, size_t n)
+bool zone_cut_addrs_from_hints(const struct resolver_env *env, const struct sockaddr_storage *addrs,
+			       size_t n)
 {
 	const ldns_rr_list *hints = env->root_hints;
 	for (size_t i = 0; i < n; i++) {

@@ -28,31 +28,31 @@
 #include <uv.h>
 
 struct upstream_servers; /* shared, thread-safe */
-struct upstream;         /* per worker */
-struct upstream_query;   /* one attempt in flight */
+struct upstream;	 /* per worker */
+struct upstream_query;	 /* one attempt in flight */
 
 struct upstream_opts {
-	uint16_t edns_buffer_size;  /* advertised upstream (default 1232) */
+	uint16_t edns_buffer_size; /* advertised upstream (default 1232) */
 	bool do_ip4, do_ip6;
 	bool do_not_query_localhost; /* refuse 127.0.0.0/8 and ::1 targets */
 	/* Source addresses for outgoing queries; family AF_UNSPEC = any. */
 	struct sockaddr_storage source4, source6;
-	unsigned timeout_min_ms;    /* lower bound of an attempt's timeout (default 200) */
-	unsigned timeout_max_ms;    /* upper bound (default 3000) */
-	unsigned tcp_timeout_ms;    /* whole TCP exchange (default 5000) */
+	unsigned timeout_min_ms; /* lower bound of an attempt's timeout (default 200) */
+	unsigned timeout_max_ms; /* upper bound (default 3000) */
+	unsigned tcp_timeout_ms; /* whole TCP exchange (default 5000) */
 };
 
 enum upstream_status {
-	UPSTREAM_OK = 0,     /* a matching response; wire/len set */
-	UPSTREAM_TIMEOUT,    /* no matching response in time */
-	UPSTREAM_NETERR,     /* send/connect failed, ICMP unreachable, TCP reset */
-	UPSTREAM_REFUSED,    /* no candidate allowed (family off, localhost, none given) */
+	UPSTREAM_OK = 0,  /* a matching response; wire/len set */
+	UPSTREAM_TIMEOUT, /* no matching response in time */
+	UPSTREAM_NETERR,  /* send/connect failed, ICMP unreachable, TCP reset */
+	UPSTREAM_REFUSED, /* no candidate allowed (family off, localhost, none given) */
 };
 
 struct upstream_result {
 	enum upstream_status status;
 	struct sockaddr_storage server; /* the server asked (when one was picked) */
-	const uint8_t *wire;            /* the response, valid during the callback only */
+	const uint8_t *wire;		/* the response, valid during the callback only */
 	size_t len;
 	unsigned rtt_ms;
 	bool tcp;
@@ -64,7 +64,7 @@ typedef void (*upstream_cb)(void *arg, const struct upstream_result *res);
 struct upstream_request {
 	const ldns_rdf *qname;
 	uint16_t qtype, qclass;
-	bool tcp;                  /* send over TCP (after TC=1) */
+	bool tcp; /* send over TCP (after TC=1) */
 	bool dnssec_ok;
 	const struct sockaddr_storage *candidates; /* port included (normally 53) */
 	size_t ncandidates;

@@ -11,8 +11,8 @@
 _Atomic int log_verbosity = LOG_LEVEL_WARN;
 
 static const char *const group_names[LOG_GROUP_COUNT] = {
-	[LOG_DAEMON] = "daemon", [LOG_CONF] = "conf",     [LOG_RESOLVER] = "resolver",
-	[LOG_CACHE] = "cache",   [LOG_UPSTREAM] = "upstream", [LOG_DNS] = "dns",
+	[LOG_DAEMON] = "daemon", [LOG_CONF] = "conf",	      [LOG_RESOLVER] = "resolver",
+	[LOG_CACHE] = "cache",	 [LOG_UPSTREAM] = "upstream", [LOG_DNS] = "dns",
 };
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};

@@ -35,7 +35,7 @@ void log_printf(enum log_level level, enum log_group group, const char *fmt, ...
 
 #define log_at(level, group, ...)                                                                  \
 	do {                                                                                       \
-		if ((int)(level) <= atomic_load_explicit(&log_verbosity, memory_order_relaxed))   \
+		if ((int)(level) <= atomic_load_explicit(&log_verbosity, memory_order_relaxed))    \
 			log_printf((level), (group), __VA_ARGS__);                                 \
 	} while (0)
 
@@ -45,6 +45,9 @@ void log_printf(enum log_level level, enum log_group group, const char *fmt, ...
 #define log_debug(group, ...) log_at(LOG_LEVEL_DEBUG, group, __VA_ARGS__)
 
 /* Query-scoped variants: prefix the request id so one query can be followed. */
-#define log_qdebug(group, qid, fmt, ...) log_debug(group, "[%08x] " fmt, (unsigned)(qid), ##__VA_ARGS__)
-#define log_qinfo(group, qid, fmt, ...) log_info(group, "[%08x] " fmt, (unsigned)(qid), ##__VA_ARGS__)
-#define log_qwarn(group, qid, fmt, ...) log_warn(group, "[%08x] " fmt, (unsigned)(qid), ##__VA_ARGS__)
+#define log_qdebug(group, qid, fmt, ...)                                                           \
+	log_debug(group, "[%08x] " fmt, (unsigned)(qid), ##__VA_ARGS__)
+#define log_qinfo(group, qid, fmt, ...)                                                            \
+	log_info(group, "[%08x] " fmt, (unsigned)(qid), ##__VA_ARGS__)
+#define log_qwarn(group, qid, fmt, ...)                                                            \
+	log_warn(group, "[%08x] " fmt, (unsigned)(qid), ##__VA_ARGS__)

@@ -11,8 +11,11 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 deckard=${DECKARD_RUNNER:-$top/../shared/deckard/run.sh}
 [ -x "$deckard" ] || { echo "tests/deckard/run.sh: $deckard not found" >&2; exit 2; }
-list=${1:-$(dirname "$deckard")/lists/visible.txt}
-[ $# -gt 0 ] && shift
+list=$(dirname "$deckard")/lists/visible.txt
+case "${1:-}" in
+"" | -*) ;;
+*) list=$1; shift ;;
+esac
 
 build=$top/build-nojemalloc
 cmake -S "$top" -B "$build" -DWITH_JEMALLOC=OFF -DBUILD_TESTING=OFF \
