@@ -59,6 +59,7 @@ struct cache {
 	struct cache_opts opts;
 	struct cache_hash_seed seed;
 	alignas(CACHE_CACHELINE) atomic_uint_fast64_t seq;
+	alignas(CACHE_CACHELINE) atomic_uint recovery_epoch;
 };
 
 enum entry_state {
@@ -611,8 +612,7 @@ int cache_insert_entry(struct cache *cache, struct cache_entry *e, uint64_t now)
 	return cache_insert(cache, e, now);
 }
 
-struct cache_entry *cache_find_entry(struct cache *cache, const struct cache_key *key,
-				     uint64_t now)
+struct cache_entry *cache_find_entry(struct cache *cache, const struct cache_key *key, uint64_t now)
 {
 	return shard_find(cache, key, now);
 }
@@ -625,4 +625,15 @@ void cache_remove_entry(struct cache *cache, struct cache_entry *e)
 const struct cache_hash_seed *cache_seed(const struct cache *cache)
 {
 	return &cache->seed;
+}
+
+void cache_note_recovery(struct cache *cache)
+{
+	if (cache)
+		atomic_fetch_add_explicit(&cache->recovery_epoch, 1, memory_order_relaxed);
+}
+
+uint32_t cache_recovery_epoch(struct cache *cache)
+{
+	return cache ? atomic_load_explicit(&cache->recovery_epoch, memory_order_relaxed) : 0;
 }

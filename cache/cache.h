@@ -138,13 +138,22 @@ void cache_get_stats(struct cache *cache, struct cache_stats *out);
  * lose one update, which only shifts a timer: the state is advisory.
  */
 struct cache_qstate {
-	uint64_t failed_at;     /* last failed resolution (wall s); 0 = none */
-	uint64_t fail_until;    /* RFC 9520: the failure is cached until then */
-	uint32_t failures;      /* consecutive failures */
-	uint64_t empty_since;   /* guard: authorities first answered empty; 0 = not guarding */
+	uint64_t failed_at;	/* last failed resolution (wall s); 0 = none */
+	uint64_t fail_until;	/* RFC 9520: the failure is cached until then */
+	uint32_t failures;	/* consecutive failures */
+	uint64_t empty_since;	/* guard: authorities first answered empty; 0 = not guarding */
 	uint64_t empty_checked; /* guard: last time the authorities were asked */
-	uint8_t empty_rcode;    /* guard: what they answered (NOERROR = NODATA, or NXDOMAIN) */
+	uint8_t empty_rcode;	/* guard: what they answered (NOERROR = NODATA, or NXDOMAIN) */
+	uint32_t epoch;		/* cache_recovery_epoch() when the failure was recorded */
 };
+
+/*
+ * An authority came back (a circuit breaker closed): failures cached before
+ * now are void, so recovery is not left to the failure cache's growing
+ * timer. Bumps a counter that qstates remember; thread-safe.
+ */
+void cache_note_recovery(struct cache *cache);
+uint32_t cache_recovery_epoch(struct cache *cache);
 
 /* True and *out filled when a state is stored; false (and *out zeroed) if not. */
 bool cache_qstate_get(struct cache *cache, const ldns_rdf *name, uint16_t type, uint64_t now,
@@ -160,19 +169,19 @@ int cache_qstate_put(struct cache *cache, const ldns_rdf *name, uint16_t type,
  * qstate and `now`; they are what unit tests drive with a fake clock.
  */
 struct cache_policy {
-	bool serve_stale;            /* RFC 8767 */
+	bool serve_stale;	     /* RFC 8767 */
 	uint32_t stale_answer_ttl;   /* TTL in stale answers (30) */
 	uint32_t stale_refresh_time; /* after a failed refresh, stale only for this long (30) */
 	uint32_t fail_min, fail_max; /* RFC 9520 §3.2: failure cached 1 s .. 300 s, doubling */
-	bool empty_guard;            /* guard positive data against sudden emptiness */
-	uint32_t empty_hold;         /* keep the last good answer this long (600) */
+	bool empty_guard;	     /* guard positive data against sudden emptiness */
+	uint32_t empty_hold;	     /* keep the last good answer this long (600) */
 };
 
 void cache_policy_init(struct cache_policy *p);
 
 enum cache_refresh {
-	CACHE_REFRESH_ASK,        /* ask the authorities */
-	CACHE_REFRESH_FAILED,     /* failure cached: answer stale data or SERVFAIL, no query */
+	CACHE_REFRESH_ASK,	  /* ask the authorities */
+	CACHE_REFRESH_FAILED,	  /* failure cached: answer stale data or SERVFAIL, no query */
 	CACHE_REFRESH_STALE_HOLD, /* a refresh failed recently: answer stale, no query */
 	CACHE_REFRESH_GUARD_HOLD, /* guarding emptiness, re-check not due: answer last good */
 };
@@ -181,12 +190,10 @@ enum cache_refresh {
  * May the authorities be asked for (name, type) now? `have_stale`: the cache
  * holds expired data for it (serve-stale is possible).
  */
-enum cache_refresh cache_policy_refresh(const struct cache_policy *p,
-					const struct cache_qstate *st, bool have_stale,
-					uint64_t now);
+enum cache_refresh cache_policy_refresh(const struct cache_policy *p, const struct cache_qstate *st,
+					bool have_stale, uint64_t now);
 /* Records a failed resolution: RFC 9520 back-off, doubling per failure. */
-void cache_policy_note_failure(const struct cache_policy *p, struct cache_qstate *st,
-			       uint64_t now);
+void cache_policy_note_failure(const struct cache_policy *p, struct cache_qstate *st, uint64_t now);
 /* Records a successful resolution. True when `st` changed (store it). */
 bool cache_policy_note_success(struct cache_qstate *st);
 

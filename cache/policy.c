@@ -22,9 +22,8 @@ void cache_policy_init(struct cache_policy *p)
 	p->empty_hold = 600;
 }
 
-enum cache_refresh cache_policy_refresh(const struct cache_policy *p,
-					const struct cache_qstate *st, bool have_stale,
-					uint64_t now)
+enum cache_refresh cache_policy_refresh(const struct cache_policy *p, const struct cache_qstate *st,
+					bool have_stale, uint64_t now)
 {
 	/* Guarding: the authorities were asked recently and said "empty". */
 	if (st->empty_since && now < st->empty_checked + p->stale_refresh_time)
@@ -40,8 +39,7 @@ enum cache_refresh cache_policy_refresh(const struct cache_policy *p,
 	return CACHE_REFRESH_ASK;
 }
 
-void cache_policy_note_failure(const struct cache_policy *p, struct cache_qstate *st,
-			       uint64_t now)
+void cache_policy_note_failure(const struct cache_policy *p, struct cache_qstate *st, uint64_t now)
 {
 	if (st->failures < UINT32_MAX)
 		st->failures++;

@@ -290,12 +290,12 @@ void config_defaults(struct config *cfg)
 	cfg->harden_glue = true;
 	cfg->edns_buffer_size = 1232; /* DNS flag day 2020: avoids IP fragmentation */
 	cfg->serve_stale = true;
-	cfg->stale_answer_ttl = 30;         /* RFC 8767 §4 */
+	cfg->stale_answer_ttl = 30;	     /* RFC 8767 §4 */
 	cfg->stale_client_timeout_ms = 1800; /* RFC 8767 §5 suggests 1.8 s */
-	cfg->stale_refresh_time = 30;       /* RFC 8767 §4 */
+	cfg->stale_refresh_time = 30;	     /* RFC 8767 §4 */
 	cfg->empty_guard = true;
 	cfg->empty_hold = 600;
-	cfg->max_udp_size = 1232;     /* same reasoning, for answers to clients */
+	cfg->max_udp_size = 1232; /* same reasoning, for answers to clients */
 	cfg->outgoing4.ss_family = AF_UNSPEC;
 	cfg->outgoing6.ss_family = AF_UNSPEC;
 

@@ -62,12 +62,12 @@ struct config {
 	uint64_t cache_size; /* bytes; msg-cache-size/rrset-cache-size style, default 64m */
 
 	/* serve-stale (RFC 8767) and the empty-answer guard */
-	bool serve_stale;                   /* serve-stale (yes); alias serve-expired */
-	uint32_t stale_answer_ttl;          /* 30 s; alias serve-expired-reply-ttl */
-	unsigned stale_client_timeout_ms;   /* stale-answer-client-timeout (1800 ms) */
-	uint32_t stale_refresh_time;        /* 30 s */
-	bool empty_guard;                   /* empty-answer-guard (yes) */
-	uint32_t empty_hold;                /* empty-answer-hold (600 s) */
+	bool serve_stale;		  /* serve-stale (yes); alias serve-expired */
+	uint32_t stale_answer_ttl;	  /* 30 s; alias serve-expired-reply-ttl */
+	unsigned stale_client_timeout_ms; /* stale-answer-client-timeout (1800 ms) */
+	uint32_t stale_refresh_time;	  /* 30 s */
+	bool empty_guard;		  /* empty-answer-guard (yes) */
+	uint32_t empty_hold;		  /* empty-answer-hold (600 s) */
 	/* empty-answer-guard-zone / -exclude: names (and below) guarded or not */
 	char guard_include[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
 	size_t nguard_include;

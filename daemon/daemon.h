@@ -29,10 +29,10 @@ struct daemon_ctx {
 	struct resolver_opts resolver_opts;
 	struct resolver_env env;
 	ldns_rr_list *root_hints;
-	unsigned resolution_timeout_ms; /* give up on a client request after this */
+	unsigned resolution_timeout_ms;	  /* give up on a client request after this */
 	unsigned stale_client_timeout_ms; /* stale-answer-client-timeout */
 	struct resolver_stats stats;
-	uint16_t max_udp_size;		/* largest UDP answer we send (1232) */
+	uint16_t max_udp_size; /* largest UDP answer we send (1232) */
 };
 
 struct task;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "cache/cache.h"
 #include "util/log.h"
 
 struct task {
@@ -24,9 +25,9 @@ struct task {
 	struct dns_query_view q;
 	struct resolver_request *req;
 	struct upstream_query *upq;
-	uint64_t started_ms;     /* uv_now: the monotonic clock, for the deadline */
+	uint64_t started_ms;	 /* uv_now: the monotonic clock, for the deadline */
 	uv_timer_t *stale_timer; /* stale-answer-client-timeout, when armed */
-	bool answered;           /* the client already has an answer (stale) */
+	bool answered;		 /* the client already has an answer (stale) */
 };
 
 uint64_t daemon_wallclock(void)
@@ -155,8 +156,8 @@ static void task_reply(struct task *t, const ldns_pkt *answer, int ede)
 		.qname_len = t->q.qname_len,
 		.edns = t->q.has_edns,
 		.edns_do = t->q.edns_do,
-		.max_size = t->origin.transport == TASK_UDP ? client_udp_limit(w, &t->q)
-							     : DNS_MSG_MAX,
+		.max_size =
+			t->origin.transport == TASK_UDP ? client_udp_limit(w, &t->q) : DNS_MSG_MAX,
 		.ede_code = ede,
 	};
 	int n = answer ? dns_write_answer(answer, &ao, w->wbuf, sizeof(w->wbuf)) : -ENOMEM;
@@ -210,7 +211,8 @@ static void on_upstream(void *arg, const struct upstream_result *res)
 	struct task *t = arg;
 	t->upq = NULL;
 	struct resolver_outcome o = {
-		.server = res->status == UPSTREAM_REFUSED ? NULL : &res->server,
+		.server = res->server.ss_family == AF_UNSPEC ? NULL : &res->server,
+		.hedged = res->hedged.ss_family == AF_UNSPEC ? NULL : &res->hedged,
 		.wire = res->wire,
 		.len = res->len,
 		.tcp = res->tcp,
@@ -222,10 +224,22 @@ static void on_upstream(void *arg, const struct upstream_result *res)
 	case UPSTREAM_TIMEOUT:
 		o.status = RESOLVER_OUTCOME_TIMEOUT;
 		break;
-	default:
+	case UPSTREAM_UNREACHABLE:
+	case UPSTREAM_LIMITED:
+		o.status = RESOLVER_OUTCOME_UNREACHABLE;
+		o.server = NULL;
+		break;
+	case UPSTREAM_REFUSED:
+		o.server = NULL;
+		o.status = RESOLVER_OUTCOME_ERROR;
+		break;
+	case UPSTREAM_NETERR:
 		o.status = RESOLVER_OUTCOME_ERROR;
 		break;
 	}
+	/* An authority came back: failures cached before now are void. */
+	if (res->recovered)
+		cache_note_recovery(t->w->ctx->cache);
 	resolver_consume(t->req, daemon_wallclock(), &o);
 	task_step(t);
 }
@@ -258,6 +272,10 @@ static bool task_step(struct task *t)
 			.candidates = send.servers,
 			.ncandidates = send.nservers,
 			.configured = send.configured,
+			.zone = send.zone,
+			.candidate_ns = send.server_ns,
+			.avoid = send.avoid,
+			.retry = send.retry,
 		};
 		if (upstream_query_start(w->upstream, &ur, on_upstream, t, &t->upq) == 0)
 			return true;

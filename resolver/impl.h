@@ -21,6 +21,7 @@ struct zone_cut {
 	bool ns_fetched_a[RESOLVER_MAX_NS], ns_fetched_aaaa[RESOLVER_MAX_NS];
 	unsigned ns_fetches;
 	bool from_hints;
+	bool from_cache; /* found in the cache (may be outdated), not a fresh referral */
 };
 
 enum query_state {
@@ -51,7 +52,9 @@ struct query {
 	ldns_rr_list *authority; /* SOA of a negative answer (owned) */
 	unsigned cname_links;
 	unsigned parent_fallbacks;
-	unsigned empty_votes;        /* servers that answered empty where the cache had data */
+	unsigned empty_votes;	/* servers that answered empty where the cache had data */
+	unsigned step_attempts; /* sends since the last progress (referral, alias, label) */
+	struct sockaddr_storage last_failed; /* AF_UNSPEC if none since the last progress */
 };
 
 struct resolver_request {
@@ -61,13 +64,15 @@ struct resolver_request {
 	struct query *goal; /* the client's question (bottom of the stack) */
 	unsigned upstream_queries;
 	unsigned referrals;
-	bool primed;         /* the root priming sub-query has been tried */
+	bool primed;	     /* the root priming sub-query has been tried */
 	bool policy_checked; /* the cache policy was consulted for the question */
-	int ede;             /* Extended DNS Error for the answer, or -1 */
+	int ede;	     /* Extended DNS Error for the answer, or -1 */
 	bool failure_cached; /* answered from a cached failure */
 	bool guard_decided;  /* the empty-answer guard recorded its verdict */
-	ldns_pkt *answer; /* set once the client's question is done */
+	ldns_pkt *answer;    /* set once the client's question is done */
 	struct sockaddr_storage send_addrs[RESOLVER_MAX_ADDRS]; /* resolver_send.servers */
+	const ldns_rdf *send_ns[RESOLVER_MAX_ADDRS];		/* resolver_send.server_ns */
+	bool unreachable; /* upstream said the zone's servers are known dead */
 };
 
 /* zone_cut.c */
@@ -88,8 +93,10 @@ void zone_cut_add_cached_addrs(struct zone_cut *cut, const struct resolver_env *
 /* Adds to `dst` the addresses `src` knows for the NS name `name`. */
 void zone_cut_copy_addrs_of(struct zone_cut *dst, const struct resolver_env *env,
 			    const struct zone_cut *src, const ldns_rdf *name);
-/* Untried address candidates into `out`; returns the count. */
-size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out, size_t cap);
+/* Untried address candidates into `out` (and the NS name each belongs to
+ * into `ns`, when not NULL); returns the count. */
+size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out,
+			   const ldns_rdf **ns, size_t cap);
 /* True when every address in `addrs` is one of the root hints' addresses. */
 bool zone_cut_addrs_from_hints(const struct resolver_env *env, const struct sockaddr_storage *addrs,
 			       size_t n);

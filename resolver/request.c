@@ -92,6 +92,26 @@ static void query_finish(struct query *q, uint8_t rcode)
 	q->state = QUERY_DONE;
 }
 
+/* The query moved on (new zone cut, next label, another name): the next
+ * send is a first attempt again, with no provider to avoid. */
+static void query_progress(struct query *q)
+{
+	q->step_attempts = 0;
+	q->last_failed.ss_family = AF_UNSPEC;
+}
+
+/* `server` failed this query (timeout, lame, unusable): not asked again. */
+static void query_mark_failed(struct query *q, const struct sockaddr_storage *server)
+{
+	if (!server)
+		return;
+	zone_cut_mark_failed(&q->cut, server);
+	q->last_failed = *server;
+	if (q->tcp_server >= 0 && (size_t)q->tcp_server < q->cut.naddrs &&
+	    q->cut.addr_failed[q->tcp_server])
+		q->tcp_server = -1;
+}
+
 static bool on_stack(const struct resolver_request *req, const ldns_rdf *name, uint16_t type)
 {
 	for (const struct query *q = req->top; q; q = q->parent)
@@ -185,8 +205,8 @@ static bool request_answer_stale(struct resolver_request *req, uint64_t now)
 {
 	struct query *g = req->goal;
 	int ede = -1;
-	ldns_pkt *pkt = resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now,
-					      &ede);
+	ldns_pkt *pkt =
+		resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now, &ede);
 	if (!pkt)
 		return false;
 	if (req->answer)
@@ -210,6 +230,12 @@ static bool request_check_policy(struct resolver_request *req, struct query *q, 
 	req->policy_checked = true;
 	if (!cache_qstate_get(env->cache, q->qname, q->qtype, now, &st))
 		return false;
+	if (st.failures && st.epoch != cache_recovery_epoch(env->cache)) {
+		/* An authority recovered since: the cached failure is void. */
+		st.failures = 0;
+		st.failed_at = 0;
+		st.fail_until = 0;
+	}
 	bool have_stale = resolver_has_stale(env, q->qname, q->qtype, now);
 	switch (cache_policy_refresh(&env->opts->policy, &st, have_stale, now)) {
 	case CACHE_REFRESH_ASK:
@@ -253,7 +279,11 @@ static void request_note_outcome(struct resolver_request *req, uint64_t now)
 	bool have = cache_qstate_get(env->cache, g->orig_qname, g->qtype, now, &st);
 	if (g->rcode == DNS_RCODE_SERVFAIL) {
 		STAT_INC(req, failures);
+		uint32_t epoch = cache_recovery_epoch(env->cache);
+		if (st.epoch != epoch)
+			st.failures = 0; /* failures before a recovery do not count */
 		cache_policy_note_failure(&env->opts->policy, &st, now);
+		st.epoch = epoch;
 		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
 	} else if (have && cache_policy_note_success(&st)) {
 		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
@@ -282,12 +312,13 @@ static bool query_guard_empty(struct resolver_request *req, struct query *q,
 	const char *what = nxdomain ? "NXDOMAIN" : "NODATA";
 
 	q->empty_votes++;
-	zone_cut_mark_failed(&q->cut, server);
+	query_mark_failed(q, server);
 	struct sockaddr_storage others[RESOLVER_MAX_ADDRS];
 	if (q->empty_votes <= env->opts->guard_cross_checks &&
-	    zone_cut_candidates(&q->cut, others, RESOLVER_MAX_ADDRS) > 0) {
+	    zone_cut_candidates(&q->cut, others, NULL, RESOLVER_MAX_ADDRS) > 0) {
 		log_qinfo(LOG_RESOLVER, req->id,
-			  "empty-answer guard: %s type %u answered %s where the cache has data, asking another server",
+			  "empty-answer guard: %s type %u answered %s where the cache has data, "
+			  "asking another server",
 			  nbuf, q->qtype, what);
 		STAT_INC(req, guard_cross_checks);
 		ldns_rr_list_deep_free(last);
@@ -307,7 +338,8 @@ static bool query_guard_empty(struct resolver_request *req, struct query *q,
 	req->guard_decided = true;
 	if (verdict == CACHE_GUARD_ACCEPT) {
 		log_warn(LOG_RESOLVER,
-			 "empty-answer guard: %s type %u stayed %s for %us: accepting it, dropping the last good answer",
+			 "empty-answer guard: %s type %u stayed %s for %us: accepting it, dropping "
+			 "the last good answer",
 			 nbuf, q->qtype, what, env->opts->policy.empty_hold);
 		STAT_INC(req, guard_accepts);
 		ldns_rr_list_deep_free(last);
@@ -315,7 +347,8 @@ static bool query_guard_empty(struct resolver_request *req, struct query *q,
 	}
 	if (first)
 		log_warn(LOG_RESOLVER,
-			 "empty-answer guard: %s type %u answered %s by %u server(s) where the cache has %zu record(s): keeping the last good answer for up to %us",
+			 "empty-answer guard: %s type %u answered %s by %u server(s) where the "
+			 "cache has %zu record(s): keeping the last good answer for up to %us",
 			 nbuf, q->qtype, what, q->empty_votes, ldns_rr_list_rr_count(last),
 			 env->opts->policy.empty_hold);
 	rrset_append_clone(q->answer, last);
@@ -442,6 +475,7 @@ static void query_start(struct resolver_request *req, struct query *q, uint64_t 
 	q->state = QUERY_ITERATE;
 	q->qmin_labels = 0;
 	q->tcp_server = -1;
+	query_progress(q);
 }
 
 /* ---- ITERATE: pick what to send --------------------------------------- */
@@ -478,7 +512,10 @@ static void choose_sname(const struct resolver_request *req, struct query *q)
 static bool query_fall_back_to_parent(struct resolver_request *req, struct query *q, uint64_t now)
 {
 	int labels = dns_name_label_count(q->cut.zone);
-	if (labels == 0 || q->parent_fallbacks >= RESOLVER_MAX_PARENT_FALLBACKS)
+	/* Only a delegation taken from the cache can be outdated; one this
+	 * request was just given is what the parent says now. */
+	if (labels == 0 || !q->cut.from_cache ||
+	    q->parent_fallbacks >= RESOLVER_MAX_PARENT_FALLBACKS)
 		return false;
 	ldns_rdf *parent = dns_name_suffix(q->cut.zone, labels - 1);
 	if (!parent)
@@ -488,6 +525,7 @@ static bool query_fall_back_to_parent(struct resolver_request *req, struct query
 	ldns_rdf_deep_free(parent);
 	q->qmin_labels = 0;
 	q->tcp_server = -1;
+	query_progress(q);
 	return true;
 }
 
@@ -496,12 +534,16 @@ static bool query_iterate(struct resolver_request *req, struct query *q, struct 
 {
 	const struct resolver_env *env = req->env;
 	size_t n;
-	if (q->tcp_server >= 0 && (size_t)q->tcp_server < q->cut.naddrs) {
+	if (q->tcp_server >= 0 && (size_t)q->tcp_server < q->cut.naddrs &&
+	    !q->cut.addr_failed[q->tcp_server]) {
+		size_t nns = q->cut.ns ? ldns_rr_list_rr_count(q->cut.ns) : 0;
+		uint8_t k = q->cut.addr_ns[q->tcp_server];
 		req->send_addrs[0] = q->cut.addrs[q->tcp_server];
+		req->send_ns[0] = k < nns ? ldns_rr_rdf(ldns_rr_list_rr(q->cut.ns, k), 0) : NULL;
 		n = 1;
 	} else {
 		q->tcp_server = -1;
-		n = zone_cut_candidates(&q->cut, req->send_addrs, RESOLVER_MAX_ADDRS);
+		n = zone_cut_candidates(&q->cut, req->send_addrs, req->send_ns, RESOLVER_MAX_ADDRS);
 	}
 	if (n == 0) {
 		const ldns_rdf *ns = NULL;
@@ -547,16 +589,26 @@ static bool query_iterate(struct resolver_request *req, struct query *q, struct 
 	out->tcp = q->tcp_server >= 0;
 	out->zone = q->cut.zone;
 	out->servers = req->send_addrs;
+	out->server_ns = req->send_ns;
 	out->nservers = n;
+	out->retry = q->step_attempts > 0;
+	out->avoid = q->last_failed.ss_family != AF_UNSPEC ? &q->last_failed : NULL;
+	q->step_attempts++;
 	out->configured = zone_cut_addrs_from_hints(req->env, req->send_addrs, n);
 	req->upstream_queries++;
 	return true;
 }
 
 /* A finished sub-query hands its addresses to the zone cut that wanted them. */
-static void subquery_done(struct resolver_request *req, struct query *parent, struct query *sub)
+static void subquery_done(struct resolver_request *req, struct query *parent, struct query *sub,
+			  uint64_t now)
 {
-	if (sub->priming || sub->rcode != DNS_RCODE_NOERROR)
+	if (sub->priming)
+		return;
+	/* Whatever the outcome, the walk may have cached glue for the NS
+	 * names the parent waits for (e.g. a referral on the way). */
+	zone_cut_add_cached_addrs(&parent->cut, req->env, now);
+	if (sub->rcode != DNS_RCODE_NOERROR)
 		return;
 	ldns_rr_list *addrs = ldns_rr_list_new();
 	for (size_t i = 0; addrs && i < ldns_rr_list_rr_count(sub->answer); i++) {
@@ -592,12 +644,18 @@ enum resolver_step resolver_produce(struct resolver_request *req, uint64_t now,
 		case QUERY_DONE:
 			if (q == req->goal) {
 				request_note_outcome(req, now);
-				if (q->rcode != DNS_RCODE_SERVFAIL || !request_answer_stale(req, now))
+				if (q->rcode != DNS_RCODE_SERVFAIL ||
+				    !request_answer_stale(req, now)) {
 					req->answer = resolver_build_answer(req);
+					/* Known-dead servers: tell stubs not to retry. */
+					if (q->rcode == DNS_RCODE_SERVFAIL && req->unreachable &&
+					    req->ede < 0)
+						req->ede = DNS_EDE_NO_REACHABLE_AUTHORITY;
+				}
 				continue;
 			}
 			req->top = q->parent;
-			subquery_done(req, q->parent, q);
+			subquery_done(req, q->parent, q, now);
 			query_free(q);
 			continue;
 		case QUERY_START:
@@ -699,6 +757,7 @@ static void query_descend(struct resolver_request *req, struct query *q, const l
 	ldns_rdf_deep_free(child_copy);
 	q->qmin_labels = 0;
 	q->tcp_server = -1;
+	query_progress(q);
 }
 
 /* Follows the CNAME/DNAME chain inside a response; finishes or restarts. */
@@ -811,11 +870,13 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 			 * Either way the same servers can take the next label, as
 			 * Knot Resolver does; only referrals move the zone cut. */
 			q->qmin_labels++;
+			query_progress(q);
 		} else {
 			if (q->empty_votes > 0) {
 				char nbuf[DNS_NAME_MAX * 4 + 8];
 				log_qinfo(LOG_RESOLVER, req->id,
-					  "empty-answer guard: another server has data for %s type %u",
+					  "empty-answer guard: another server has data for %s type "
+					  "%u",
 					  dns_name_str(q->qname, nbuf, sizeof(nbuf)), q->qtype);
 				STAT_INC(req, guard_rescued);
 			}
@@ -847,6 +908,7 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 	case RESOLVER_CLASS_NODATA:
 		if (minimised) {
 			q->qmin_labels++; /* not a zone cut: one label deeper */
+			query_progress(q);
 			return;
 		}
 		if (query_guard_empty(req, q, server, false, now))
@@ -865,10 +927,11 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 	case RESOLVER_CLASS_EMPTY:
 		if (minimised) {
 			q->qmin_labels++;
+			query_progress(q);
 			return;
 		}
 		/* Lame: neither data nor a referral nor authority. */
-		zone_cut_mark_failed(&q->cut, server);
+		query_mark_failed(q, server);
 		return;
 	case RESOLVER_CLASS_TRUNCATED:
 	case RESOLVER_CLASS_ERROR:
@@ -885,13 +948,20 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 	const struct sockaddr_storage *server = outcome->server;
 
 	if (outcome->status != RESOLVER_OUTCOME_RESPONSE) {
-		log_qdebug(LOG_RESOLVER, req->id, "%s from server",
-			   outcome->status == RESOLVER_OUTCOME_TIMEOUT ? "timeout" : "error");
-		if (server) {
-			zone_cut_mark_failed(&q->cut, server);
+		static const char *const what[] = {
+			[RESOLVER_OUTCOME_TIMEOUT] = "timeout",
+			[RESOLVER_OUTCOME_ERROR] = "network error",
+			[RESOLVER_OUTCOME_UNREACHABLE] = "servers known dead or limits reached",
+		};
+		log_qdebug(LOG_RESOLVER, req->id, "%s", what[outcome->status]);
+		if (outcome->status == RESOLVER_OUTCOME_UNREACHABLE)
+			req->unreachable = true;
+		if (server && outcome->status != RESOLVER_OUTCOME_UNREACHABLE) {
+			query_mark_failed(q, server);
+			query_mark_failed(q, outcome->hedged);
 		} else {
-			/* Refused before any server was picked (policy): none of the
-			 * candidates can be asked. */
+			/* Nobody was asked (policy, breakers, budget): none of the
+			 * candidates can be asked now. */
 			for (size_t i = 0; i < q->cut.naddrs; i++)
 				q->cut.addr_failed[i] = true;
 		}
@@ -901,7 +971,7 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 	ldns_pkt *resp = NULL;
 	if (dns_parse(outcome->wire, outcome->len, &resp) != 0) {
 		log_qdebug(LOG_RESOLVER, req->id, "unparsable response");
-		zone_cut_mark_failed(&q->cut, server);
+		query_mark_failed(q, server);
 		q->tcp_server = -1;
 		return;
 	}
@@ -915,13 +985,15 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 	}
 	if (cls == RESOLVER_CLASS_TRUNCATED) {
 		int idx = server ? zone_cut_find_addr(&q->cut, server) : -1;
-		if (!outcome->tcp && idx >= 0)
+		if (!outcome->tcp && idx >= 0) {
 			q->tcp_server = idx; /* same server, over TCP */
-		else
-			zone_cut_mark_failed(&q->cut, server);
+		} else {
+			q->tcp_server = -1;
+			query_mark_failed(q, server); /* truncated even over TCP */
+		}
 	} else if (cls == RESOLVER_CLASS_ERROR) {
 		q->tcp_server = -1;
-		zone_cut_mark_failed(&q->cut, server); /* SERVFAIL, REFUSED, ...: lame */
+		query_mark_failed(q, server); /* SERVFAIL, REFUSED, ...: lame */
 	} else {
 		q->tcp_server = -1;
 		query_on_response(req, q, resp, cls, server, now);

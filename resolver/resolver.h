@@ -55,8 +55,8 @@ struct resolver_zone_list {
 
 struct resolver_opts {
 	bool qname_minimisation;
-	bool harden_glue;       /* drop glue outside the delegating zone */
-	bool do_ip4, do_ip6;    /* address families we may query */
+	bool harden_glue;	/* drop glue outside the delegating zone */
+	bool do_ip4, do_ip6;	/* address families we may query */
 	uint16_t upstream_port; /* 53 */
 	struct resolver_limits limits;
 	/* Serve-stale, failure caching and the empty-answer guard (cache/). */
@@ -69,13 +69,13 @@ struct resolver_opts {
 /* Counters shared by every request (atomics; read by the control socket). */
 struct resolver_stats {
 	atomic_uint_fast64_t requests;
-	atomic_uint_fast64_t stale_answers;      /* answered with expired data (EDE 3/19) */
-	atomic_uint_fast64_t failures;           /* resolutions that failed (SERVFAIL) */
-	atomic_uint_fast64_t failures_cached;    /* answered from a cached failure (RFC 9520) */
+	atomic_uint_fast64_t stale_answers;	 /* answered with expired data (EDE 3/19) */
+	atomic_uint_fast64_t failures;		 /* resolutions that failed (SERVFAIL) */
+	atomic_uint_fast64_t failures_cached;	 /* answered from a cached failure (RFC 9520) */
 	atomic_uint_fast64_t guard_cross_checks; /* emptiness re-asked of another server */
-	atomic_uint_fast64_t guard_rescued;      /* another server had the data */
-	atomic_uint_fast64_t guard_holds;        /* answered the last good data instead */
-	atomic_uint_fast64_t guard_accepts;      /* emptiness believed after the hold */
+	atomic_uint_fast64_t guard_rescued;	 /* another server had the data */
+	atomic_uint_fast64_t guard_holds;	 /* answered the last good data instead */
+	atomic_uint_fast64_t guard_accepts;	 /* emptiness believed after the hold */
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */
@@ -99,20 +99,25 @@ struct resolver_send {
 	bool tcp;
 	const ldns_rdf *zone;			/* the zone cut the servers serve */
 	const struct sockaddr_storage *servers; /* candidates, not yet failed */
+	const ldns_rdf *const *server_ns;	/* NS host name of each candidate */
 	size_t nservers;
-	bool configured; /* every server is from the root hints */
+	bool configured;		      /* every server is from the root hints */
+	bool retry;			      /* an earlier attempt for this step failed */
+	const struct sockaddr_storage *avoid; /* the server that just failed, or NULL */
 };
 
 enum resolver_outcome_status {
-	RESOLVER_OUTCOME_RESPONSE, /* `wire/len` from `server` */
-	RESOLVER_OUTCOME_TIMEOUT,
-	RESOLVER_OUTCOME_ERROR, /* network error, or the attempt was refused locally */
+	RESOLVER_OUTCOME_RESPONSE,    /* `wire/len` from `server` */
+	RESOLVER_OUTCOME_TIMEOUT,     /* `server` (and `hedged`, if set) did not answer */
+	RESOLVER_OUTCOME_ERROR,	      /* network error, or refused locally (server NULL: all) */
+	RESOLVER_OUTCOME_UNREACHABLE, /* the servers are known dead (breakers open) or the
+					 retry budget / in-flight caps say no: none is asked */
 };
 
 struct resolver_outcome {
 	enum resolver_outcome_status status;
-	const struct sockaddr_storage
-		*server; /* which candidate was asked (may be NULL on ERROR) */
+	const struct sockaddr_storage *server; /* the candidate asked (NULL: none was) */
+	const struct sockaddr_storage *hedged; /* a second candidate asked too, or NULL */
 	const uint8_t *wire;
 	size_t len;
 	bool tcp;

@@ -81,8 +81,9 @@ ldns_pkt *resolver_stale_answer(const struct resolver_env *env, const ldns_rdf *
 			cache_result_clear(&res);
 			if (!stale)
 				break; /* nothing expired: not a stale answer */
-			*ede = ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN ? DNS_EDE_STALE_NXDOMAIN
-									     : DNS_EDE_STALE_ANSWER;
+			*ede = ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN
+				       ? DNS_EDE_STALE_NXDOMAIN
+				       : DNS_EDE_STALE_ANSWER;
 			ldns_rdf_deep_free(name);
 			return pkt;
 		}

@@ -186,6 +186,7 @@ bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const l
 		if (st == CACHE_FRESH && res.kind == CACHE_KIND_RRSET &&
 		    ldns_rr_list_rr_count(res.rrs) > 0) {
 			zone_cut_set(cut, zone, res.rrs);
+			cut->from_cache = true;
 			cache_result_clear(&res);
 			ldns_rdf_deep_free(zone);
 			zone_cut_add_cached_addrs(cut, env, now);
@@ -203,12 +204,20 @@ bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const l
 	return true;
 }
 
-size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out, size_t cap)
+size_t zone_cut_candidates(const struct zone_cut *cut, struct sockaddr_storage *out,
+			   const ldns_rdf **ns, size_t cap)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < cut->naddrs && n < cap; i++)
-		if (!cut->addr_failed[i])
-			out[n++] = cut->addrs[i];
+	size_t nns = cut->ns ? ldns_rr_list_rr_count(cut->ns) : 0;
+	for (size_t i = 0; i < cut->naddrs && n < cap; i++) {
+		if (cut->addr_failed[i])
+			continue;
+		if (ns)
+			ns[n] = cut->addr_ns[i] < nns
+					? ldns_rr_rdf(ldns_rr_list_rr(cut->ns, cut->addr_ns[i]), 0)
+					: NULL;
+		out[n++] = cut->addrs[i];
+	}
 	return n;
 }
 
