@@ -27,6 +27,8 @@
 #include <ldns/ldns.h>
 #include <uv.h>
 
+#define DNS_NAME_MAX_TEXT 1024 /* a name in presentation form, escapes included */
+
 struct upstream_servers; /* shared, thread-safe */
 struct upstream;	 /* per worker */
 struct upstream_query;	 /* one attempt in flight */
@@ -40,13 +42,25 @@ struct upstream_opts {
 	unsigned timeout_min_ms; /* lower bound of an attempt's timeout (default 200) */
 	unsigned timeout_max_ms; /* upper bound (default 3000) */
 	unsigned tcp_timeout_ms; /* whole TCP exchange (default 5000) */
+	/* Calm retries: health per (server, zone) and limits (issue 5). */
+	unsigned breaker_threshold;       /* consecutive failures that open a breaker (3) */
+	unsigned breaker_cooldown_ms;     /* first cool-down before the probe (500 ms) */
+	unsigned breaker_cooldown_max_ms; /* the doubling cool-down's cap (1500 ms), jittered */
+	unsigned hedge_min_ms;            /* hedge no earlier than this (50 ms) */
+	unsigned max_inflight_server;     /* queries in flight per server address, all workers (64) */
+	unsigned max_inflight_zone;       /* queries in flight per zone, all workers (128) */
+	unsigned retry_budget_percent;    /* retries allowed, % of first attempts (10) */
+	unsigned retry_budget_floor;      /* plus this many per window (10) */
+	unsigned retry_budget_window_ms;  /* sliding window of the budget (10000 ms) */
 };
 
 enum upstream_status {
 	UPSTREAM_OK = 0,  /* a matching response; wire/len set */
 	UPSTREAM_TIMEOUT, /* no matching response in time */
 	UPSTREAM_NETERR,  /* send/connect failed, ICMP unreachable, TCP reset */
-	UPSTREAM_REFUSED, /* no candidate allowed (family off, localhost, none given) */
+	UPSTREAM_REFUSED,    /* no candidate allowed (family off, localhost, none given) */
+	UPSTREAM_UNREACHABLE, /* every allowed candidate's breaker is open for this zone */
+	UPSTREAM_LIMITED,    /* an in-flight cap or the retry budget said no */
 };
 
 struct upstream_result {
@@ -56,6 +70,11 @@ struct upstream_result {
 	size_t len;
 	unsigned rtt_ms;
 	bool tcp;
+	/* A second query went to another provider (hedge); AF_UNSPEC if not.
+	 * On TIMEOUT neither answered. */
+	struct sockaddr_storage hedged;
+	/* This response closed a breaker: an authority came back. */
+	bool recovered;
 };
 
 /* Called exactly once per started attempt, unless cancelled first. */
@@ -71,6 +90,17 @@ struct upstream_request {
 	/* The candidates come from the operator's configuration (root hints):
 	 * do_not_query_localhost does not apply to them. */
 	bool configured;
+	/* The zone cut asked: health and breakers are kept per (server, zone),
+	 * in-flight caps per zone. NULL = the root. */
+	const ldns_rdf *zone;
+	/* NS host name of each candidate (parallel to `candidates`), for
+	 * grouping servers by provider; NULL = every address its own provider. */
+	const ldns_rdf *const *candidate_ns;
+	/* The server that just failed for this question: prefer a candidate of
+	 * another provider. NULL if none. */
+	const struct sockaddr_storage *avoid;
+	/* Not the first attempt for this question: paid from the retry budget. */
+	bool retry;
 };
 
 /* The shared server table. NULL on allocation failure. */
@@ -102,3 +132,37 @@ void upstream_query_cancel(struct upstream_query *q);
 void upstream_opts_init(struct upstream_opts *opts);
 /* True when `addr` may be queried under `opts` (family allowed, localhost policy). */
 bool upstream_addr_allowed(const struct upstream_opts *opts, const struct sockaddr *addr);
+
+/* ---- health, for the control socket ----------------------------------- */
+
+enum upstream_breaker {
+	UPSTREAM_BREAKER_CLOSED,
+	UPSTREAM_BREAKER_OPEN,      /* skipped until the cool-down ends */
+	UPSTREAM_BREAKER_HALF_OPEN, /* one probe allowed / in flight */
+};
+
+struct upstream_health_info {
+	struct sockaddr_storage addr;
+	char zone[DNS_NAME_MAX_TEXT];      /* presentation form */
+	char provider[DNS_NAME_MAX_TEXT];  /* registrable domain of the NS name, or "" */
+	unsigned srtt_ms, rto_ms;
+	unsigned failures;                 /* consecutive, for this zone */
+	enum upstream_breaker breaker;
+	unsigned cooldown_left_ms;         /* OPEN: time until the next probe */
+	unsigned inflight;
+};
+typedef void (*upstream_health_cb)(void *arg, const struct upstream_health_info *info);
+/* Calls `cb` for every (server, zone) with health state; thread-safe. */
+void upstream_servers_health(struct upstream_servers *servers, upstream_health_cb cb, void *arg);
+
+struct upstream_counters {
+	uint64_t queries;          /* attempts started (first + retries + hedges) */
+	uint64_t retries;
+	uint64_t hedges;
+	uint64_t timeouts;
+	uint64_t breaker_opens, breaker_closes;
+	uint64_t refused_breaker;  /* UPSTREAM_UNREACHABLE answers */
+	uint64_t refused_budget;   /* retries refused by the budget */
+	uint64_t refused_inflight; /* attempts refused by an in-flight cap */
+};
+void upstream_servers_counters(struct upstream_servers *servers, struct upstream_counters *out);
