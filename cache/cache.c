@@ -314,8 +314,18 @@ void cache_destroy(struct cache *cache)
 			}
 		}
 		rcu_read_unlock();
+		/*
+		 * The table's resize worker may be waiting for a grace period:
+		 * an online QSBR thread would hold that back forever while
+		 * cds_lfht_destroy() waits for the worker (a deadlock seen after
+		 * heavy cache churn). Offline while we wait.
+		 */
+		if (was_online)
+			rcu_thread_offline();
 		if (cds_lfht_destroy(sh->ht, NULL) != 0)
 			log_err(LOG_CACHE, "cache shard %u: hash table not destroyed", i);
+		if (was_online)
+			rcu_thread_online();
 		while (dead) {
 			e = dead;
 			dead = e->destroy_next;
@@ -636,4 +646,9 @@ void cache_note_recovery(struct cache *cache)
 uint32_t cache_recovery_epoch(struct cache *cache)
 {
 	return cache ? atomic_load_explicit(&cache->recovery_epoch, memory_order_relaxed) : 0;
+}
+
+uint32_t cache_max_ttl(const struct cache *cache)
+{
+	return cache->opts.max_ttl;
 }

@@ -209,3 +209,27 @@ enum cache_guard {
  */
 enum cache_guard cache_policy_guard_empty(const struct cache_policy *p, struct cache_qstate *st,
 					  uint8_t rcode, uint64_t now);
+
+/* ---- the answer cache: whole wire answers for the fast path ------------- */
+
+/*
+ * DESIGN.md "One query", step 2: a fresh answer for (qname, qtype) (class IN)
+ * kept as the wire message the daemon sent, with the offsets of its TTL
+ * fields, so a hit is a copy and a patch: no parsing, no allocation, no
+ * lock. Only fresh hits are served from here; stale data and the guard go
+ * through the resolver.
+ *
+ * `msg` is a complete answer without OPT record (header, question, sections);
+ * `ttl_offsets` the offsets of every record's TTL field in it. Kept for
+ * `ttl` seconds (clamped by max_ttl); 0 or -errno.
+ */
+int cache_answer_put(struct cache *cache, const uint8_t *msg, size_t len,
+		     const uint16_t *ttl_offsets, size_t nttl, uint32_t ttl, uint64_t now);
+/*
+ * Copies the fresh answer for (qname, qtype) into `out` with every TTL
+ * counted down to now. `qname` is the uncompressed wire name as the client
+ * sent it (any case). The length, 0 on a miss, or -ENOSPC if `cap` is too
+ * small. The caller patches ID, flags and the question's letter case.
+ */
+int cache_answer_get(struct cache *cache, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+		     uint64_t now, uint8_t *out, size_t cap);

@@ -29,6 +29,10 @@
 #define CACHE_SLOT_NXDOMAIN 0x10000u
 /* Slot of the per-question resolution state of (name, type): base + type. */
 #define CACHE_SLOT_QSTATE 0x20000u
+/* Slot of a whole wire answer for the fast path: base + qtype. */
+#define CACHE_SLOT_ANSWER 0x30000u
+/* Entry kind of an answer entry (see answer.c for its payload). */
+#define CACHE_KIND_ANSWER 0x41u
 /* Entry kind of a qstate entry: its payload is a struct cache_qstate. */
 #define CACHE_KIND_QSTATE 0x40u
 
@@ -68,6 +72,7 @@ struct cache_entry *cache_find_entry(struct cache *cache, const struct cache_key
 /* cache.c: unlinks `e`; call inside rcu_read_lock(). */
 void cache_remove_entry(struct cache *cache, struct cache_entry *e);
 const struct cache_hash_seed *cache_seed(const struct cache *cache);
+uint32_t cache_max_ttl(const struct cache *cache);
 
 /* ---- key.c -------------------------------------------------------------- */
 
@@ -82,6 +87,10 @@ struct cache_hash_seed {
  */
 int cache_key_init(struct cache_key *key, const struct cache_hash_seed *seed, const ldns_rdf *name,
 		   uint32_t slot);
+
+/* The same from an uncompressed wire name (the hot path has no rdf). */
+int cache_key_init_wire(struct cache_key *key, const struct cache_hash_seed *seed,
+			const uint8_t *name, size_t len, uint32_t slot);
 
 /* Recomputes key->hash after key->slot changed; the name stays. */
 void cache_key_rehash(struct cache_key *key, const struct cache_hash_seed *seed);

@@ -88,15 +88,16 @@ void cache_key_rehash(struct cache_key *key, const struct cache_hash_seed *seed)
 int cache_key_init(struct cache_key *key, const struct cache_hash_seed *seed, const ldns_rdf *name,
 		   uint32_t slot)
 {
-	size_t len;
-	const uint8_t *src;
-
 	if (!name || ldns_rdf_get_type(name) != LDNS_RDF_TYPE_DNAME)
 		return -EINVAL;
-	len = ldns_rdf_size(name);
-	if (len < 1 || len > CACHE_NAME_MAX)
+	return cache_key_init_wire(key, seed, ldns_rdf_data(name), ldns_rdf_size(name), slot);
+}
+
+int cache_key_init_wire(struct cache_key *key, const struct cache_hash_seed *seed,
+			const uint8_t *src, size_t len, uint32_t slot)
+{
+	if (!src || len < 1 || len > CACHE_NAME_MAX)
 		return -EINVAL;
-	src = ldns_rdf_data(name);
 	/*
 	 * RFC 4343 §3: ASCII case does not matter in names. Folding every byte
 	 * is safe because length octets are <= 63 and never fall in 'A'..'Z'.

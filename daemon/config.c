@@ -289,6 +289,7 @@ void config_defaults(struct config *cfg)
 	cfg->qname_minimisation = true;
 	cfg->harden_glue = true;
 	cfg->edns_buffer_size = 1232; /* DNS flag day 2020: avoids IP fragmentation */
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/holdfast.sock");
 	cfg->serve_stale = true;
 	cfg->stale_answer_ttl = 30;	     /* RFC 8767 §4 */
 	cfg->stale_client_timeout_ms = 1800; /* RFC 8767 §5 suggests 1.8 s */
@@ -399,6 +400,20 @@ static int key_root_hints(struct parser *p, const char *key, const char *val)
 	if (len >= sizeof(p->cfg->root_hints))
 		return parser_fail(p, "path for '%s' is too long", key);
 	memcpy(p->cfg->root_hints, val, len + 1);
+	return 0;
+}
+
+static int key_control_socket(struct parser *p, const char *key, const char *val)
+{
+	size_t len = strlen(val);
+	if (strcmp(val, "none") == 0) {
+		p->cfg->control_socket[0] = '\0';
+		return 0;
+	}
+	if (len >= sizeof(p->cfg->control_socket))
+		return parser_fail(p, "path for '%s' is too long (at most %zu bytes)", key,
+				   sizeof(p->cfg->control_socket) - 1);
+	memcpy(p->cfg->control_socket, val, len + 1);
 	return 0;
 }
 
@@ -599,6 +614,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("empty-answer-guard", KEY_BOOL, empty_guard, 0, 0),
 	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 86400 * 7),
 	KEY_CALL("empty-answer-guard-zone", key_guard_zone),
+	KEY_CALL("control-socket", key_control_socket),
 	KEY_CALL("empty-answer-guard-exclude", key_guard_zone),
 };
 

@@ -74,6 +74,8 @@ struct config {
 	char guard_exclude[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
 	size_t nguard_exclude;
 
+	char control_socket[108]; /* control-socket: unix socket path, "" = none */
+
 	int verbosity; /* 0 err .. 3 debug (default 1 = warnings) */
 };
 

@@ -50,7 +50,8 @@ struct worker {
 	uv_udp_t *udp; /* one per listen address */
 	uv_tcp_t *tcp;
 	size_t nlisten;
-	struct task *tasks; /* in flight, doubly linked */
+	struct task *tasks;	/* in flight, doubly linked */
+	struct task **inflight; /* coalescing: tasks waiting on the network, by question */
 	unsigned ntasks;
 	struct tcp_conn *conns; /* open client TCP connections */
 	unsigned nconns;
@@ -88,6 +89,19 @@ struct task_origin {
 	struct sockaddr_storage client; /* UDP: where to answer */
 	struct tcp_conn *conn;		/* TCP: the connection */
 };
+/* reply.c: answers to clients (`w->wbuf` is the scratch buffer) */
+void reply_raw(struct worker *w, const struct task_origin *origin, const uint8_t *msg, size_t len);
+void reply_error(struct worker *w, const struct task_origin *origin, const struct dns_query_view *q,
+		 int rcode);
+/* `answer` (rcode + sections) shaped for this client; EDE when ede >= 0. */
+void reply_answer(struct worker *w, const struct task_origin *origin,
+		  const struct dns_query_view *q, const ldns_pkt *answer, int ede);
+/* The largest answer this client takes (UDP: its EDNS size within ours). */
+uint16_t reply_size_limit(const struct worker *w, const struct task_origin *origin,
+			  const struct dns_query_view *q);
+/* RFC 8482 minimal answer to QTYPE=ANY. */
+void reply_any(struct worker *w, const struct task_origin *origin, const struct dns_query_view *q);
+
 /* Handles one query message: answers at once or starts a resolution. */
 void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 		       const struct task_origin *origin, const struct sockaddr *peer);

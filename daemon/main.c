@@ -12,6 +12,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/root_hints.h"
+#include "daemon/control.h"
 #include "cache/cache.h"
 #include "util/log.h"
 
@@ -258,12 +259,14 @@ int main(int argc, char **argv)
 	uv_signal_init(loop, &sigterm);
 	uv_signal_start(&sigint, on_signal, SIGINT);
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	struct control control;
+	control_start(&control, loop, &ctx, ctx.cfg.control_socket);
 	uv_run(loop, UV_RUN_DEFAULT);
+	control_stop(&control);
 	uv_close((uv_handle_t *)&sigint, NULL);
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
-	cache_thread_online();
 	status = 0;
 
 out_stop:
@@ -271,6 +274,8 @@ out_stop:
 		worker_stop(&workers[i]);
 	for (unsigned i = 0; i < started; i++)
 		worker_join(&workers[i]);
+	if (status == 0)
+		cache_thread_online(); /* offline since the workers started */
 out:
 	free(workers);
 	cache_destroy(ctx.cache);

@@ -1,13 +1,23 @@
 /*
- * task — one client query on its worker: the glue between the wire, the
+ * task — one client question on its worker: the glue between the wire, the
  * iterator and the upstream layer.
  *
  * Checks what must be answered without resolving (malformed input, refused
  * clients, opcodes, classes and types we do not resolve), then drives the
  * sans-I/O resolver: every RESOLVER_SEND becomes one upstream attempt, every
  * upstream outcome is fed back, until the resolver says DONE and the answer
- * is written back the way the query came (UDP with the client's size limit,
- * or TCP framed). Holds no resolution logic.
+ * goes back the way the query came (reply.c).
+ *
+ * Coalescing: a task waiting on the network is findable by its question
+ * (per worker); an identical question arriving meanwhile joins it as a
+ * waiter instead of starting a second resolution, and gets the same answer
+ * in its own ID, letter case and EDNS shape. A request never leaves its
+ * worker, so nothing here is locked; the same question on two workers is
+ * resolved twice (the cache makes the second one cheap).
+ *
+ * Serve-stale (RFC 8767 §5): when the cache holds stale data, the client
+ * (and every waiter) gets it after stale-answer-client-timeout while the
+ * resolution goes on to refresh the cache. Holds no resolution logic.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,11 +28,29 @@
 #include "cache/cache.h"
 #include "util/log.h"
 
+#define TASK_BUCKETS 1024    /* coalescing table size per worker */
+#define TASK_MAX_WAITERS 256 /* beyond this, a question gets its own resolution */
+
+/* A client that asked the same question as a task already in flight. */
+struct waiter {
+	struct waiter *next;
+	struct task_origin origin;
+	struct dns_query_view q;
+};
+
 struct task {
-	struct task *prev, *next;
+	struct task *prev, *next; /* the worker's list of tasks */
+	struct task *hnext;	  /* coalescing bucket chain, when registered */
+	bool registered;
 	struct worker *w;
 	struct task_origin origin;
 	struct dns_query_view q;
+	/* Coalescing key: lower-cased qname, qtype, qclass, DO and CD. */
+	uint8_t key[DNS_NAME_MAX + 5];
+	uint16_t key_len;
+	uint32_t key_hash;
+	struct waiter *waiters;
+	unsigned nwaiters;
 	struct resolver_request *req;
 	struct upstream_query *upq;
 	uint64_t started_ms;	 /* uv_now: the monotonic clock, for the deadline */
@@ -37,61 +65,86 @@ uint64_t daemon_wallclock(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-static void send_udp(struct worker *w, uv_udp_t *udp, const struct sockaddr *to, const uint8_t *msg,
-		     size_t len);
-
-/* Writes `len` bytes of w->wbuf the way the query came. */
-static void reply(struct worker *w, const struct task_origin *origin, const uint8_t *msg,
-		  size_t len)
+static void stats_add_stale(struct worker *w)
 {
-	if (origin->transport == TASK_UDP)
-		send_udp(w, origin->udp, (const struct sockaddr *)&origin->client, msg, len);
-	else
-		tcp_conn_send(origin->conn, msg, len);
+	if (w->ctx->env.stats)
+		atomic_fetch_add_explicit(&w->ctx->env.stats->stale_answers, 1,
+					  memory_order_relaxed);
 }
 
-static void reply_error(struct worker *w, const struct task_origin *origin,
-			const struct dns_query_view *q, int rcode)
+/* ---- coalescing ------------------------------------------------------- */
+
+static void key_build(struct task *t)
 {
-	int n = dns_write_error(q, rcode, w->wbuf, sizeof(w->wbuf));
-	if (n > 0)
-		reply(w, origin, w->wbuf, (size_t)n);
+	const struct dns_query_view *q = &t->q;
+	memcpy(t->key, q->qname, q->qname_len);
+	dns_name_lower(t->key, q->qname_len);
+	size_t n = q->qname_len;
+	t->key[n++] = (uint8_t)(q->qtype >> 8);
+	t->key[n++] = (uint8_t)q->qtype;
+	t->key[n++] = (uint8_t)(q->qclass >> 8);
+	t->key[n++] = (uint8_t)q->qclass;
+	t->key[n++] = (uint8_t)((q->edns_do ? 1 : 0) | (q->cd ? 2 : 0));
+	t->key_len = (uint16_t)n;
+	uint32_t h = 2166136261u; /* FNV-1a: keys are per worker, not attacker-visible */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ t->key[i]) * 16777619u;
+	t->key_hash = h;
 }
 
-/* ---- UDP sending ------------------------------------------------------ */
-
-struct udp_send {
-	uv_udp_send_t req;
-	size_t len;
-	uint8_t data[];
-};
-
-static void on_udp_sent(uv_udp_send_t *req, int status)
+static struct task *inflight_find(struct worker *w, const struct task *probe)
 {
-	free(req->data);
+	if (!w->inflight)
+		return NULL;
+	for (struct task *t = w->inflight[probe->key_hash % TASK_BUCKETS]; t; t = t->hnext)
+		if (t->key_hash == probe->key_hash && t->key_len == probe->key_len &&
+		    memcmp(t->key, probe->key, t->key_len) == 0)
+			return t;
+	return NULL;
 }
 
-static void send_udp(struct worker *w, uv_udp_t *udp, const struct sockaddr *to, const uint8_t *msg,
-		     size_t len)
+static void inflight_add(struct task *t)
 {
-	uv_buf_t buf = uv_buf_init((char *)msg, (unsigned)len);
-	int r = uv_udp_try_send(udp, &buf, 1, to);
-	if (r >= 0)
+	struct worker *w = t->w;
+	if (!w->inflight)
+		w->inflight = calloc(TASK_BUCKETS, sizeof(*w->inflight));
+	if (!w->inflight)
 		return;
-	if (r != UV_EAGAIN) {
-		log_debug(LOG_DAEMON, "udp send failed: %s", uv_strerror(r));
+	struct task **head = &w->inflight[t->key_hash % TASK_BUCKETS];
+	t->hnext = *head;
+	*head = t;
+	t->registered = true;
+}
+
+static void inflight_remove(struct task *t)
+{
+	if (!t->registered)
 		return;
+	for (struct task **p = &t->w->inflight[t->key_hash % TASK_BUCKETS]; *p; p = &(*p)->hnext)
+		if (*p == t) {
+			*p = t->hnext;
+			break;
+		}
+	t->registered = false;
+}
+
+static void waiter_free(struct waiter *wt)
+{
+	if (wt->origin.transport == TASK_TCP && wt->origin.conn)
+		tcp_conn_task_done(wt->origin.conn);
+	free(wt);
+}
+
+/* Answers every waiter with `answer` and forgets them. */
+static void waiters_reply(struct task *t, const ldns_pkt *answer, int ede)
+{
+	while (t->waiters) {
+		struct waiter *wt = t->waiters;
+		t->waiters = wt->next;
+		reply_answer(t->w, &wt->origin, &wt->q, answer, ede);
+		waiter_free(wt);
 	}
-	/* Socket buffer full: queue a copy. */
-	struct udp_send *s = malloc(sizeof(*s) + len);
-	if (!s)
-		return;
-	memcpy(s->data, msg, len);
-	s->len = len;
-	s->req.data = s;
-	buf = uv_buf_init((char *)s->data, (unsigned)len);
-	if (uv_udp_send(&s->req, udp, &buf, 1, to, on_udp_sent) != 0)
-		free(s);
+	t->nwaiters = 0;
 }
 
 /* ---- the task list ---------------------------------------------------- */
@@ -113,6 +166,12 @@ static void on_timer_closed(uv_handle_t *h)
 static void task_free(struct task *t)
 {
 	struct worker *w = t->w;
+	inflight_remove(t);
+	while (t->waiters) {
+		struct waiter *wt = t->waiters;
+		t->waiters = wt->next;
+		waiter_free(wt);
+	}
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -134,75 +193,116 @@ static void task_free(struct task *t)
 
 /* ---- answering -------------------------------------------------------- */
 
-/* The client's UDP limit: RFC 6891 §6.2.5, at least 512, at most ours. */
-static uint16_t client_udp_limit(const struct worker *w, const struct dns_query_view *q)
+/* The stale answer for the task's question, or NULL (caller frees). */
+static ldns_pkt *task_stale_answer(struct task *t, int *ede)
 {
-	if (!q->has_edns)
-		return DNS_UDP_MIN;
-	uint16_t size = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
-	uint16_t ours = w->ctx->max_udp_size;
-	return size > ours ? ours : size;
+	ldns_rdf *qname = dns_name_from_wire(t->q.qname, t->q.qname_len);
+	ldns_pkt *pkt = qname ? resolver_stale_answer(&t->w->ctx->env, qname, t->q.qtype,
+						      t->q.qclass, daemon_wallclock(), ede)
+			      : NULL;
+	ldns_rdf_deep_free(qname);
+	return pkt;
 }
 
-/* Writes `answer` (with an Extended DNS Error when ede >= 0) to the client. */
-static void task_reply(struct task *t, const ldns_pkt *answer, int ede)
-{
-	struct worker *w = t->w;
-	struct dns_answer_opts ao = {
-		.id = t->q.id,
-		.rd = t->q.rd,
-		.cd = t->q.cd,
-		.qname_wire = t->q.qname,
-		.qname_len = t->q.qname_len,
-		.edns = t->q.has_edns,
-		.edns_do = t->q.edns_do,
-		.max_size =
-			t->origin.transport == TASK_UDP ? client_udp_limit(w, &t->q) : DNS_MSG_MAX,
-		.ede_code = ede,
-	};
-	int n = answer ? dns_write_answer(answer, &ao, w->wbuf, sizeof(w->wbuf)) : -ENOMEM;
-	if (n > 0)
-		reply(w, &t->origin, w->wbuf, (size_t)n);
-	else
-		reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
-	t->answered = true;
-}
-
-/* RFC 8767: answers the client from stale data now, if there is any. */
+/* RFC 8767: answers the client and the waiters from stale data now. */
 static bool task_reply_stale(struct task *t)
 {
 	int ede = -1;
-	ldns_rdf *qname = dns_name_from_wire(t->q.qname, t->q.qname_len);
-	ldns_pkt *pkt = qname ? resolver_stale_answer(&t->w->ctx->env, qname, t->q.qtype,
-						      t->q.qclass, daemon_wallclock(), &ede)
-			      : NULL;
-	ldns_rdf_deep_free(qname);
+	ldns_pkt *pkt = task_stale_answer(t, &ede);
 	if (!pkt)
 		return false;
-	task_reply(t, pkt, ede);
+	if (!t->answered) {
+		reply_answer(t->w, &t->origin, &t->q, pkt, ede);
+		t->answered = true;
+		stats_add_stale(t->w);
+	}
+	waiters_reply(t, pkt, ede);
 	ldns_pkt_free(pkt);
-	if (t->w->ctx->env.stats)
-		atomic_fetch_add_explicit(&t->w->ctx->env.stats->stale_answers, 1,
-					  memory_order_relaxed);
 	log_qdebug(LOG_DAEMON, resolver_request_id(t->req),
 		   "client answered from stale data, refresh goes on");
 	return true;
 }
 
+/*
+ * Keeps a fresh, complete answer for the fast path (cache_answer_*): only
+ * NOERROR/NXDOMAIN answers the resolver produced from fresh data (no EDE:
+ * nothing stale, nothing guarded), written once without OPT.
+ */
+static void answer_cache_store(struct task *t, const ldns_pkt *answer, int ede)
+{
+	struct worker *w = t->w;
+	ldns_pkt_rcode rcode = answer ? ldns_pkt_get_rcode(answer) : LDNS_RCODE_SERVFAIL;
+	if (ede >= 0 || (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN))
+		return;
+	/* RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM). */
+	uint32_t soa_min = UINT32_MAX;
+	const ldns_rr_list *ns = ldns_pkt_authority(answer);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ns, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) == 7) {
+			uint32_t m = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
+			if (m < soa_min)
+				soa_min = m;
+		}
+	}
+	struct dns_answer_opts ao = {
+		.id = 0,
+		.qname_wire = t->q.qname,
+		.qname_len = t->q.qname_len,
+		.max_size = DNS_MSG_MAX,
+		.ede_code = -1,
+	};
+	int n = dns_write_answer(answer, &ao, w->wbuf, sizeof(w->wbuf));
+	if (n <= 0 || (ldns_pkt_tc(answer)))
+		return;
+	uint16_t offsets[256];
+	uint32_t ttl = 0;
+	int count = dns_answer_ttl_offsets(w->wbuf, (size_t)n, offsets, 256, &ttl);
+	if (count <= 0)
+		return; /* nothing to count down (e.g. NODATA without SOA): not kept */
+	if (soa_min < ttl)
+		ttl = soa_min;
+	cache_answer_put(w->ctx->cache, w->wbuf, (size_t)n, offsets, (size_t)count, ttl,
+			 daemon_wallclock());
+}
+
+/* The fast path: a fresh cached answer, patched for this client. */
+static bool answer_from_cache(struct worker *w, const struct task_origin *origin,
+			      const struct dns_query_view *q)
+{
+	int n = cache_answer_get(w->ctx->cache, q->qname, q->qname_len, q->qtype,
+				 daemon_wallclock(), w->wbuf, sizeof(w->wbuf) - 64);
+	if (n <= 0)
+		return false;
+	n = dns_patch_cached_answer(w->wbuf, (size_t)n, sizeof(w->wbuf), q);
+	if (n <= 0 || (size_t)n > reply_size_limit(w, origin, q))
+		return false; /* too big for this client: the slow path truncates */
+	reply_raw(w, origin, w->wbuf, (size_t)n);
+	if (w->ctx->env.stats)
+		atomic_fetch_add_explicit(&w->ctx->env.stats->requests, 1, memory_order_relaxed);
+	return true;
+}
+
 static void task_answer(struct task *t)
 {
+	const ldns_pkt *answer = resolver_answer(t->req);
+	int ede = resolver_answer_ede(t->req);
+	answer_cache_store(t, answer, ede);
 	/* After a stale answer the resolution only refreshed the cache. */
 	if (!t->answered)
-		task_reply(t, resolver_answer(t->req), resolver_answer_ede(t->req));
+		reply_answer(t->w, &t->origin, &t->q, answer, ede);
+	waiters_reply(t, answer, ede);
 	task_free(t);
 }
 
 static void on_stale_timer(uv_timer_t *timer)
 {
 	struct task *t = timer->data;
-	if (t && !t->answered)
+	if (t)
 		task_reply_stale(t);
 }
+
+/* ---- driving the resolver --------------------------------------------- */
 
 static bool task_step(struct task *t);
 
@@ -259,8 +359,16 @@ static bool task_step(struct task *t)
 		if (uv_now(&w->loop) - t->started_ms > w->ctx->resolution_timeout_ms) {
 			log_qdebug(LOG_DAEMON, resolver_request_id(t->req),
 				   "resolution took too long, SERVFAIL");
-			if (!t->answered && !task_reply_stale(t))
-				reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
+			if (!task_reply_stale(t)) {
+				if (!t->answered)
+					reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
+				while (t->waiters) {
+					struct waiter *wt = t->waiters;
+					t->waiters = wt->next;
+					reply_error(w, &wt->origin, &wt->q, DNS_RCODE_SERVFAIL);
+					waiter_free(wt);
+				}
+			}
 			task_free(t);
 			return false;
 		}
@@ -286,55 +394,6 @@ static bool task_step(struct task *t)
 	}
 }
 
-/* RFC 8482 §4.2: answer ANY with one synthesized HINFO record. */
-static void answer_any(struct worker *w, const struct task_origin *origin,
-		       const struct dns_query_view *q)
-{
-	ldns_pkt *pkt = ldns_pkt_new();
-	ldns_rdf *owner = dns_name_from_wire(q->qname, q->qname_len);
-	ldns_rr *hinfo = NULL;
-	if (owner)
-		ldns_rr_new_frm_str(&hinfo, "x. 3600 IN HINFO \"RFC8482\" \"\"", 0, NULL, NULL);
-	if (!pkt || !owner || !hinfo) {
-		reply_error(w, origin, q, DNS_RCODE_SERVFAIL);
-		goto out;
-	}
-	ldns_rdf_deep_free(ldns_rr_owner(hinfo));
-	ldns_rr_set_owner(hinfo, owner);
-	owner = NULL;
-	ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, hinfo);
-	hinfo = NULL;
-	ldns_pkt_set_rcode(pkt, DNS_RCODE_NOERROR);
-	struct dns_answer_opts ao = {
-		.id = q->id,
-		.rd = q->rd,
-		.cd = q->cd,
-		.qname_wire = q->qname,
-		.qname_len = q->qname_len,
-		.edns = q->has_edns,
-		.edns_do = q->edns_do,
-		.max_size = origin->transport == TASK_UDP ? client_udp_limit(w, q) : DNS_MSG_MAX,
-		.ede_code = -1,
-	};
-	/* dns_write_answer takes qtype/qclass from the packet's question */
-	ldns_rr *question = ldns_rr_new();
-	if (question) {
-		ldns_rr_set_owner(question, dns_name_from_wire(q->qname, q->qname_len));
-		ldns_rr_set_type(question, LDNS_RR_TYPE_ANY);
-		ldns_rr_set_class(question, q->qclass);
-		ldns_rr_set_question(question, true);
-		ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, question);
-	}
-	int n = dns_write_answer(pkt, &ao, w->wbuf, sizeof(w->wbuf));
-	if (n > 0)
-		reply(w, origin, w->wbuf, (size_t)n);
-out:
-	ldns_rr_free(hinfo);
-	ldns_rdf_deep_free(owner);
-	if (pkt)
-		ldns_pkt_free(pkt);
-}
-
 /*
  * The resolution has to wait for the network. RFC 8767 §5: if the cache
  * holds stale data, the client gets it after stale-answer-client-timeout
@@ -357,74 +416,121 @@ static void task_arm_stale(struct task *t, const ldns_rdf *qname)
 	uv_timer_start(t->stale_timer, on_stale_timer, ctx->stale_client_timeout_ms, 0);
 }
 
-void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
-		       const struct task_origin *origin, const struct sockaddr *peer)
+/* Joins the task in flight for the same question; false if there is none. */
+static bool task_join(struct worker *w, struct task *probe, const struct task_origin *origin)
 {
-	struct dns_query_view q;
+	struct task *leader = inflight_find(w, probe);
+	if (!leader || leader->nwaiters >= TASK_MAX_WAITERS)
+		return false;
+	if (leader->answered) {
+		/* The leader's client already got stale data: so does this one. */
+		int ede = -1;
+		ldns_pkt *pkt = task_stale_answer(leader, &ede);
+		if (!pkt)
+			return false;
+		reply_answer(w, origin, &probe->q, pkt, ede);
+		stats_add_stale(w);
+		ldns_pkt_free(pkt);
+		return true;
+	}
+	struct waiter *wt = calloc(1, sizeof(*wt));
+	if (!wt)
+		return false;
+	wt->origin = *origin;
+	wt->q = probe->q;
+	if (origin->transport == TASK_TCP)
+		tcp_conn_task_begin(origin->conn);
+	wt->next = leader->waiters;
+	leader->waiters = wt;
+	leader->nwaiters++;
+	return true;
+}
+
+/* What needs no resolution; true when answered (or dropped) here. */
+static bool answer_without_resolving(struct worker *w, const uint8_t *msg, size_t len,
+				     const struct task_origin *origin, const struct sockaddr *peer,
+				     struct dns_query_view *q)
+{
 	enum config_acl_action acl = config_acl_check(&w->ctx->cfg, peer);
 	if (acl == CONFIG_ACL_DENY)
-		return;
-	enum dns_read_status st = dns_read_query(msg, len, &q);
-	switch (st) {
+		return true;
+	switch (dns_read_query(msg, len, q)) {
 	case DNS_READ_DROP:
-		return;
+		return true;
 	case DNS_READ_FORMERR:
-		reply_error(w, origin, &q, DNS_RCODE_FORMERR);
-		return;
+		reply_error(w, origin, q, DNS_RCODE_FORMERR);
+		return true;
 	case DNS_READ_NOTIMP:
-		reply_error(w, origin, &q, DNS_RCODE_NOTIMP);
-		return;
+		reply_error(w, origin, q, DNS_RCODE_NOTIMP);
+		return true;
 	case DNS_READ_BADVERS:
-		reply_error(w, origin, &q, DNS_RCODE_BADVERS);
-		return;
+		reply_error(w, origin, q, DNS_RCODE_BADVERS);
+		return true;
 	case DNS_READ_OK:
 		break;
 	}
 	if (acl == CONFIG_ACL_REFUSE) {
-		reply_error(w, origin, &q, DNS_RCODE_REFUSED);
-		return;
+		reply_error(w, origin, q, DNS_RCODE_REFUSED);
+		return true;
 	}
 	/* Only the Internet class is resolved; zone transfers and other meta
 	 * queries are not a resolver's business (RFC 6895 §3.1). */
-	if (q.qclass != LDNS_RR_CLASS_IN || q.qtype == LDNS_RR_TYPE_AXFR ||
-	    q.qtype == LDNS_RR_TYPE_IXFR || q.qtype == LDNS_RR_TYPE_MAILA ||
-	    q.qtype == LDNS_RR_TYPE_MAILB || q.qtype == LDNS_RR_TYPE_OPT) {
-		reply_error(w, origin, &q,
-			    q.qtype == LDNS_RR_TYPE_OPT ? DNS_RCODE_FORMERR : DNS_RCODE_REFUSED);
-		return;
+	if (q->qtype == LDNS_RR_TYPE_OPT) {
+		reply_error(w, origin, q, DNS_RCODE_FORMERR);
+		return true;
 	}
-	if (q.qtype == LDNS_RR_TYPE_ANY) {
-		answer_any(w, origin, &q);
-		return;
+	if (q->qclass != LDNS_RR_CLASS_IN || q->qtype == LDNS_RR_TYPE_AXFR ||
+	    q->qtype == LDNS_RR_TYPE_IXFR || q->qtype == LDNS_RR_TYPE_MAILA ||
+	    q->qtype == LDNS_RR_TYPE_MAILB) {
+		reply_error(w, origin, q, DNS_RCODE_REFUSED);
+		return true;
 	}
-	if (w->stopping)
-		return;
+	if (q->qtype == LDNS_RR_TYPE_ANY) {
+		reply_any(w, origin, q);
+		return true;
+	}
+	return w->stopping;
+}
 
+void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
+		       const struct task_origin *origin, const struct sockaddr *peer)
+{
+	struct dns_query_view q;
+	if (answer_without_resolving(w, msg, len, origin, peer, &q) ||
+	    answer_from_cache(w, origin, &q))
+		return;
 	struct task *t = calloc(1, sizeof(*t));
-	ldns_rdf *qname = dns_name_from_wire(q.qname, q.qname_len);
-	if (!t || !qname) {
-		free(t);
-		ldns_rdf_deep_free(qname);
+	if (!t) {
 		reply_error(w, origin, &q, DNS_RCODE_SERVFAIL);
 		return;
 	}
+	t->q = q;
 	t->w = w;
 	t->origin = *origin;
-	t->q = q;
+	key_build(t);
+	if (task_join(w, t, origin)) {
+		free(t);
+		return;
+	}
+	ldns_rdf *qname = dns_name_from_wire(t->q.qname, t->q.qname_len);
 	t->started_ms = uv_now(&w->loop);
-	t->req =
-		resolver_request_create(&w->ctx->env, qname, q.qtype, q.qclass, daemon_wallclock());
+	t->req = qname ? resolver_request_create(&w->ctx->env, qname, t->q.qtype, t->q.qclass,
+						 daemon_wallclock())
+		       : NULL;
 	if (!t->req) {
+		reply_error(w, origin, &t->q, DNS_RCODE_SERVFAIL);
 		ldns_rdf_deep_free(qname);
 		free(t);
-		reply_error(w, origin, &q, DNS_RCODE_SERVFAIL);
 		return;
 	}
 	task_link(w, t);
 	if (origin->transport == TASK_TCP)
 		tcp_conn_task_begin(origin->conn);
-	if (task_step(t))
+	if (task_step(t)) {
+		/* Waiting on the network: identical questions join this one. */
+		inflight_add(t);
 		task_arm_stale(t, qname);
+	}
 	ldns_rdf_deep_free(qname);
 }
 
@@ -432,17 +538,38 @@ void task_cancel_all(struct worker *w)
 {
 	while (w->tasks)
 		task_free(w->tasks);
+	free(w->inflight);
+	w->inflight = NULL;
 }
 
 void task_detach_conn(struct worker *w, struct tcp_conn *conn)
 {
-	/* The answers have nowhere to go; the resolution may still warm the
-	 * cache, but a closed connection should not keep upstream busy. */
+	/* The answers have nowhere to go; a closed connection should not keep
+	 * upstream busy. Waiters on that connection are dropped from their
+	 * leader, whose own client may still want its answer. */
 	struct task *t = w->tasks;
 	while (t) {
 		struct task *next = t->next;
-		if (t->origin.transport == TASK_TCP && t->origin.conn == conn)
-			task_free(t);
+		for (struct waiter **p = &t->waiters; *p;) {
+			struct waiter *wt = *p;
+			if (wt->origin.transport == TASK_TCP && wt->origin.conn == conn) {
+				*p = wt->next;
+				t->nwaiters--;
+				waiter_free(wt);
+			} else {
+				p = &wt->next;
+			}
+		}
+		if (t->origin.transport == TASK_TCP && t->origin.conn == conn) {
+			if (t->waiters) {
+				/* Others wait on this resolution: it goes on for them. */
+				tcp_conn_task_done(conn);
+				t->origin.conn = NULL;
+				t->answered = true;
+			} else {
+				task_free(t);
+			}
+		}
 		t = next;
 	}
 }

@@ -50,26 +50,26 @@ enum {
 /* What dns_read_query() found. */
 enum dns_read_status {
 	DNS_READ_OK = 0,
-	DNS_READ_DROP,     /* not worth an answer: shorter than a header, or QR=1 */
-	DNS_READ_FORMERR,  /* malformed: answer FORMERR (question echoed if readable) */
-	DNS_READ_NOTIMP,   /* opcode other than QUERY: answer NOTIMP */
-	DNS_READ_BADVERS,  /* EDNS version > 0: answer BADVERS (RFC 6891 §6.1.3) */
+	DNS_READ_DROP,	  /* not worth an answer: shorter than a header, or QR=1 */
+	DNS_READ_FORMERR, /* malformed: answer FORMERR (question echoed if readable) */
+	DNS_READ_NOTIMP,  /* opcode other than QUERY: answer NOTIMP */
+	DNS_READ_BADVERS, /* EDNS version > 0: answer BADVERS (RFC 6891 §6.1.3) */
 };
 
 struct dns_query_view {
 	uint16_t id;
-	uint16_t flags;          /* the header's flag word as received */
+	uint16_t flags; /* the header's flag word as received */
 	uint8_t opcode;
 	bool rd, cd;
-	bool has_question;       /* question section read successfully */
+	bool has_question;	     /* question section read successfully */
 	uint8_t qname[DNS_NAME_MAX]; /* uncompressed wire form, case as received */
-	uint8_t qname_len;       /* including the root label */
+	uint8_t qname_len;	     /* including the root label */
 	uint16_t qtype, qclass;
 	bool has_edns;
-	uint16_t edns_udp_size;  /* as advertised (raw) */
+	uint16_t edns_udp_size; /* as advertised (raw) */
 	uint8_t edns_version;
 	bool edns_do;
-	bool has_cookie;         /* client sent a COOKIE option (not yet answered) */
+	bool has_cookie; /* client sent a COOKIE option (not yet answered) */
 };
 
 /*
@@ -124,13 +124,13 @@ bool dns_response_matches(const ldns_pkt *resp, const ldns_rdf *qname, uint16_t 
 struct dns_answer_opts {
 	uint16_t id;
 	bool rd, cd;
-	const uint8_t *qname_wire;  /* the client's question name, case preserved */
+	const uint8_t *qname_wire; /* the client's question name, case preserved */
 	uint8_t qname_len;
-	bool edns;                  /* client used EDNS: answer with OPT */
+	bool edns; /* client used EDNS: answer with OPT */
 	bool edns_do;
-	uint16_t max_size;          /* client's UDP limit (already clamped), or 65535 for TCP */
-	int ede_code;               /* -1 for none */
-	const char *ede_text;       /* may be NULL */
+	uint16_t max_size;    /* client's UDP limit (already clamped), or 65535 for TCP */
+	int ede_code;	      /* -1 for none */
+	const char *ede_text; /* may be NULL */
 };
 
 /*
@@ -142,3 +142,20 @@ struct dns_answer_opts {
  */
 int dns_write_answer(const ldns_pkt *answer, const struct dns_answer_opts *opts, uint8_t *out,
 		     size_t cap);
+
+/* ---- the fast path: cached wire answers -------------------------------- */
+
+/*
+ * Finds the TTL field of every record (OPT excepted) in a message we wrote:
+ * their offsets into `offsets` (at most `cap`) and the smallest TTL into
+ * *min_ttl. The count, or -EBADMSG / -ENOSPC.
+ */
+int dns_answer_ttl_offsets(const uint8_t *msg, size_t len, uint16_t *offsets, size_t cap,
+			   uint32_t *min_ttl);
+/*
+ * Shapes a cached answer (a message without OPT, TTLs already counted down)
+ * for the client `q`: its ID, RD/CD, QR=1 RA=1 AA=0 TC=0 AD=0, the question
+ * name in its letter case, and an OPT record when it used EDNS. `cap` is the
+ * buffer's size. The new length, or a negative errno.
+ */
+int dns_patch_cached_answer(uint8_t *msg, size_t len, size_t cap, const struct dns_query_view *q);

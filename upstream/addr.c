@@ -6,12 +6,15 @@
  * unspecified address, not multicast or broadcast, not port 0), and with
  * do-not-query-localhost the loopback range is refused, as in Unbound
  * (a delegation to 127.0.0.1 is a classic way to turn a resolver against
- * the host it runs on). Pure: no I/O, no state.
+ * the host it runs on). Pure: no I/O, no state. Also the defaults of
+ * struct upstream_opts and the address formatting of the logs.
  */
 #include "upstream/upstream.h"
 #include "upstream/impl.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 void upstream_opts_init(struct upstream_opts *opts)
@@ -27,6 +30,16 @@ void upstream_opts_init(struct upstream_opts *opts)
 	opts->timeout_min_ms = 200;
 	opts->timeout_max_ms = 3000;
 	opts->tcp_timeout_ms = 5000;
+	/* Calm retries (issue 5). */
+	opts->breaker_threshold = 3;
+	opts->breaker_cooldown_ms = 500;
+	opts->breaker_cooldown_max_ms = 1500;
+	opts->hedge_min_ms = 50;
+	opts->max_inflight_server = 64;
+	opts->max_inflight_zone = 128;
+	opts->retry_budget_percent = 10;
+	opts->retry_budget_floor = 10;
+	opts->retry_budget_window_ms = 10000;
 }
 
 /* The IPv4 rules, on an address in network byte order. */
@@ -75,4 +88,22 @@ bool upstream_addr_allowed(const struct upstream_opts *opts, const struct sockad
 	}
 
 	return false;
+}
+
+const char *upstream_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(buf, cap, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	return buf;
 }

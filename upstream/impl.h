@@ -6,11 +6,19 @@
  *    RTT and variance, timeout backoff, forgetting) and the choice of a
  *    server among candidates. No clock, no randomness, no atomics: time and
  *    random numbers come in as arguments so tests can drive them.
- *  - servers.c: the shared table of estimates (C11 atomics, no lock).
+ *  - servers.c: the shared table of estimates (C11 atomics, no lock), the
+ *    per-address in-flight counts and the counters.
+ *  - health.c: the circuit breaker of one (server, zone) as pure
+ *    arithmetic, the shared table of breakers and the per-zone in-flight
+ *    counts (C11 atomics; a per-entry spin flag guards only the names kept
+ *    for the health dump).
+ *  - budget.c: the shared retry budget, a sliding window of atomic buckets.
+ *  - provider.c: grouping NS host names by provider (libpsl).
  *  - wire.c: building the query and matching a response (ldns).
  * upstream.c does the I/O on libuv and glues them together.
  */
 #pragma once
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +26,7 @@
 #include <ldns/ldns.h>
 
 struct upstream_servers;
+struct psl_ctx_st; /* libpsl */
 
 /* ---- rtt.c: one server's estimate ---------------------------------------- */
 
@@ -97,11 +106,153 @@ struct upstream_rtt_choice {
  */
 size_t upstream_rtt_select(const struct upstream_rtt_choice *c, size_t n, uint32_t rnd);
 
-/* ---- servers.c: the shared table ----------------------------------------- */
+/* Full jitter: a value in [max(t / 2, floor_ms), t] drawn with `rnd` (t
+ * itself when floor_ms >= t). Used on backed-off timeouts. */
+unsigned upstream_rtt_jitter(unsigned t, unsigned floor_ms, uint32_t rnd);
+
+/* ---- health.c: one (server, zone) circuit breaker, pure ------------------ */
+
+/* The breaker of one (server, zone), packed into one 64-bit word (see
+ * health.c) so that every transition is one CAS. All-zero is "healthy". */
+struct upstream_breaker_state {
+	uint8_t failures;  /* consecutive network failures (saturating) */
+	uint8_t state;	   /* enum upstream_breaker */
+	uint8_t opens;	   /* consecutive opens, for the doubling cool-down */
+	bool probing;	   /* HALF_OPEN: the probe is taken */
+	uint64_t until_ms; /* OPEN: end of the cool-down; HALF_OPEN+probing: probe lease end */
+};
+
+struct upstream_breaker_params {
+	unsigned threshold;	  /* consecutive failures that open; 0 = never open */
+	unsigned cooldown_ms;	  /* first cool-down */
+	unsigned cooldown_max_ms; /* cap of the doubling */
+	unsigned probe_lease_ms;  /* a probe not heard of for this long is presumed lost */
+};
+
+/* What selection may do with a candidate. */
+enum upstream_health_verdict {
+	UPSTREAM_HEALTH_ALLOW, /* closed */
+	UPSTREAM_HEALTH_PROBE, /* cool-down over: one query may probe it */
+	UPSTREAM_HEALTH_SKIP,  /* open, or its probe is in flight */
+};
+
+uint64_t upstream_breaker_pack(const struct upstream_breaker_state *s);
+void upstream_breaker_unpack(uint64_t word, struct upstream_breaker_state *s);
+enum upstream_health_verdict upstream_breaker_check(const struct upstream_breaker_state *s,
+						    uint64_t now_ms);
+/* The breaker as the health dump shows it at `now_ms` (an OPEN breaker
+ * whose cool-down is over reads HALF_OPEN). */
+enum upstream_breaker upstream_breaker_seen(const struct upstream_breaker_state *s,
+					    uint64_t now_ms);
+/* Takes the single probe when check() says PROBE: HALF_OPEN, probing. */
+bool upstream_breaker_claim(struct upstream_breaker_state *s, uint64_t now_ms, unsigned lease_ms);
+/* A response of any kind. True when it closed an open or half-open breaker. */
+bool upstream_breaker_success(struct upstream_breaker_state *s);
+/* A timeout or network error; `probe` when the query held the probe. True
+ * when the breaker opened (closed -> open, or a failed probe re-opening). */
+bool upstream_breaker_failure(struct upstream_breaker_state *s, uint64_t now_ms,
+			      const struct upstream_breaker_params *p, bool probe, uint32_t rnd);
+/* The probe ended without an outcome (cancelled): the next query may probe. */
+void upstream_breaker_release(struct upstream_breaker_state *s, bool probe);
+/* The cool-down after the `opens`-th consecutive open: cooldown_ms doubled
+ * (opens - 1) times, capped at cooldown_max_ms, then full jitter in
+ * [cool / 2, cool] drawn with `rnd`. */
+unsigned upstream_breaker_cooldown(const struct upstream_breaker_params *p, unsigned opens,
+				   uint32_t rnd);
+
+/* ---- budget.c: the retry budget --------------------------------------------- */
+
+#define UPSTREAM_BUDGET_BUCKETS 10u
+
+/* A sliding window of UPSTREAM_BUDGET_BUCKETS buckets of window_ms /
+ * UPSTREAM_BUDGET_BUCKETS each; a bucket is one atomic word (epoch tag,
+ * first attempts, retries). Zero-initialised = empty. */
+struct upstream_budget {
+	_Atomic uint64_t bucket[UPSTREAM_BUDGET_BUCKETS];
+};
+
+void upstream_budget_init(struct upstream_budget *b);
+/* Counts one attempt sent at `now_ms`: a first one or a retry (hedges are
+ * retries). */
+void upstream_budget_record(struct upstream_budget *b, uint64_t now_ms, unsigned window_ms,
+			    bool retry);
+/* First attempts and retries in the window ending at `now_ms`. */
+void upstream_budget_counts(struct upstream_budget *b, uint64_t now_ms, unsigned window_ms,
+			    uint64_t *firsts, uint64_t *retries);
+/* Whether one more retry fits: retries < floor + percent * firsts / 100.
+ * Check and record are separate: concurrent workers may overshoot by one
+ * retry each (accepted; the budget is a rate, not a lock). */
+bool upstream_budget_allows(struct upstream_budget *b, uint64_t now_ms, unsigned window_ms,
+			    unsigned percent, unsigned floor);
+
+/* ---- servers.c: the shared tables ----------------------------------------- */
 
 /* Slots in the table (a power of two) and the probe window of one key. */
 #define UPSTREAM_SERVERS_SLOTS 4096u
 #define UPSTREAM_SERVERS_PROBE 8u
+/* (server, zone) health entries and zones with an in-flight count. */
+#define UPSTREAM_HEALTH_SLOTS 4096u
+#define UPSTREAM_HEALTH_PROBE 8u
+#define UPSTREAM_ZONE_SLOTS 1024u
+#define UPSTREAM_ZONE_PROBE 8u
+/* A provider name as kept (a registrable domain, lower case, no final dot). */
+#define UPSTREAM_PROVIDER_MAX 256u
+
+struct upstream_server_slot {
+	_Atomic uint64_t key;
+	_Atomic uint64_t stats;
+	_Atomic uint64_t last_ms;
+	_Atomic uint32_t inflight; /* queries in flight to this address, all workers */
+};
+
+struct upstream_health_slot {
+	_Atomic uint64_t key;	   /* keyed hash of (address, zone); 0 = free */
+	_Atomic uint64_t state;	   /* packed struct upstream_breaker_state */
+	_Atomic uint64_t last_ms;  /* last use, for taking over idle slots */
+	_Atomic uint32_t inflight; /* queries in flight for this (server, zone) */
+	_Atomic bool has_provider;
+	/* The names, for the health dump only: written when the slot is
+	 * claimed (and the provider once), read by the dump, both under
+	 * `lock` (a spin flag held for a copy of < 1 KiB). */
+	atomic_flag lock;
+	struct sockaddr_storage addr;
+	uint8_t zone_len;
+	uint8_t zone[255]; /* wire form, lower case; zone_len 0 = not yet named */
+	char provider[UPSTREAM_PROVIDER_MAX];
+};
+
+struct upstream_zone_slot {
+	_Atomic uint64_t key; /* keyed hash of the zone; 0 = free */
+	_Atomic uint32_t inflight;
+};
+
+/* The counters of struct upstream_counters, as atomics. */
+struct upstream_stats {
+	_Atomic uint64_t queries, retries, hedges, timeouts;
+	_Atomic uint64_t breaker_opens, breaker_closes;
+	_Atomic uint64_t refused_breaker, refused_budget, refused_inflight;
+};
+#define UPSTREAM_COUNT(servers, field)                                                             \
+	atomic_fetch_add_explicit(&(servers)->stats.field, 1, memory_order_relaxed)
+
+/* Everything the workers share. Lock-free except the names of health
+ * slots (see struct upstream_health_slot). */
+struct upstream_servers {
+	uint64_t k0, k1; /* SipHash key */
+	const struct psl_ctx_st *psl;
+	struct psl_ctx_st *psl_owned; /* freed with the table (NULL: builtin) */
+	struct upstream_stats stats;
+	struct upstream_budget budget;
+	struct upstream_server_slot slots[UPSTREAM_SERVERS_SLOTS];
+	struct upstream_zone_slot zones[UPSTREAM_ZONE_SLOTS];
+	struct upstream_health_slot health[UPSTREAM_HEALTH_SLOTS];
+};
+
+/* Keyed hash (SipHash-2-4 with the table's secret key); never 0. */
+uint64_t upstream_servers_hash(const struct upstream_servers *servers, const void *buf, size_t len);
+/* The key of `addr` (family, address, port, scope); 0 for other families. */
+uint64_t upstream_servers_addr_key(const struct upstream_servers *servers,
+				   const struct sockaddr *addr);
 
 /* Reads the aged estimate of `addr` at `now_ms` (unknown when absent). */
 void upstream_servers_get(struct upstream_servers *servers, const struct sockaddr *addr,
@@ -113,6 +264,88 @@ void upstream_servers_timeout(struct upstream_servers *servers, const struct soc
 			      uint64_t now_ms);
 /* Slots in use (for tests and statistics; a racy snapshot). */
 size_t upstream_servers_count(struct upstream_servers *servers);
+
+/* The in-flight counter of `addr` (its slot claimed if needed), or NULL
+ * when the table cannot hold it (then nothing is counted). */
+_Atomic uint32_t *upstream_servers_inflight(struct upstream_servers *servers,
+					    const struct sockaddr *addr, uint64_t now_ms);
+/* Queries in flight to `addr` (0 when absent). */
+unsigned upstream_servers_inflight_count(struct upstream_servers *servers,
+					 const struct sockaddr *addr);
+
+/* In-flight counters: take one unit unless `cap` (0 = no cap) is reached
+ * (CAS loop: the cap holds across workers); give it back (never below 0). */
+bool upstream_inflight_take(_Atomic uint32_t *counter, unsigned cap);
+void upstream_inflight_put(_Atomic uint32_t *counter);
+
+/* ---- health.c: the shared table of breakers ---------------------------------- */
+
+/* What one query leg holds, released when it ends (any way). */
+struct upstream_claim {
+	_Atomic uint32_t *server_inflight; /* per address (servers.c) */
+	_Atomic uint32_t *zone_inflight;   /* per zone */
+	struct upstream_health_slot *health;
+	uint64_t health_key;
+	bool probe;    /* holds the half-open breaker's probe */
+	bool recorded; /* the outcome went to the breaker */
+};
+
+/* Key of a zone (lower-cased wire form; len 0 or NULL = the root). */
+uint64_t upstream_zone_key(const struct upstream_servers *servers, const uint8_t *zone, size_t len);
+/* Key of (server, zone). */
+uint64_t upstream_health_key(const struct upstream_servers *servers, const struct sockaddr *addr,
+			     uint64_t zone_key);
+/* The verdict for an entry at `now_ms` (ALLOW when there is none). */
+enum upstream_health_verdict upstream_health_check(struct upstream_servers *servers, uint64_t hkey,
+						   uint64_t now_ms);
+/* Takes one unit of the zone's in-flight count into c->zone_inflight. False
+ * when the zone is at `cap`; true with nothing taken when untracked. */
+bool upstream_health_zone_take(struct upstream_servers *servers, uint64_t zone_key, unsigned cap,
+			       struct upstream_claim *c);
+/*
+ * Takes an in-flight unit on (server, zone), creating the entry (with the
+ * names for the health dump; `provider` may be NULL or "") and, with
+ * `probe`, the breaker's probe. False when the probe went to another query
+ * (nothing taken then).
+ */
+bool upstream_health_take(struct upstream_servers *servers, uint64_t hkey,
+			  const struct sockaddr *addr, const uint8_t *zone, size_t zone_len,
+			  const char *provider, uint64_t now_ms, bool probe, unsigned lease_ms,
+			  struct upstream_claim *c);
+
+/* What one outcome did to the breaker, for the caller's log. */
+struct upstream_health_event {
+	bool opened, closed;
+	unsigned failures, opens, cooldown_ms;
+};
+/* Feeds the outcome of the leg holding `c` (ok = any response). */
+void upstream_health_record(struct upstream_servers *servers, struct upstream_claim *c, bool ok,
+			    uint64_t now_ms, const struct upstream_breaker_params *p, uint32_t rnd,
+			    struct upstream_health_event *ev);
+/* Gives back everything `c` holds (an unreported probe is released). */
+void upstream_health_release(struct upstream_servers *servers, struct upstream_claim *c);
+
+/* A name in presentation form ("." for the root, escapes as in RFC 4343
+ * §2.1), always NUL-terminated. */
+void upstream_name_text(const uint8_t *wire, size_t len, char *out, size_t cap);
+
+/* ---- provider.c: which provider a name server belongs to ----------------------- */
+
+/* Loads the public suffix list once per table (psl_latest, else builtin). */
+void upstream_provider_init(struct upstream_servers *servers);
+void upstream_provider_deinit(struct upstream_servers *servers);
+/* The registrable domain of NS host name `ns`, lower case, no final dot
+ * ("example.co.uk" for ns.example.co.uk.); the whole name when it has none.
+ * Returns the length written ("" and 0 for NULL). */
+size_t upstream_provider_name(const struct upstream_servers *servers, const ldns_rdf *ns, char *out,
+			      size_t cap);
+/* A 64-bit id of a provider name (FNV-1a), for grouping. */
+uint64_t upstream_provider_id(const char *name);
+
+/* ---- addr.c ------------------------------------------------------------------- */
+
+/* "192.0.2.1:53" / "[2001:db8::1]:53", for logs. */
+const char *upstream_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
 
 /* ---- wire.c: the query and the response check ----------------------------- */
 

@@ -157,3 +157,13 @@ size_t upstream_rtt_select(const struct upstream_rtt_choice *c, size_t n, uint32
 	}
 	return 0; /* not reached */
 }
+
+unsigned upstream_rtt_jitter(unsigned t, unsigned floor_ms, uint32_t rnd)
+{
+	unsigned lo = t / 2;
+	if (lo < floor_ms)
+		lo = floor_ms;
+	if (lo >= t)
+		return t;
+	return lo + (unsigned)(rnd % ((uint64_t)t - lo + 1));
+}

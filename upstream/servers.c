@@ -7,6 +7,8 @@
  *    of family, address, port and scope; 0 = free. Claimed with a CAS.
  *  - stats: the packed struct upstream_rtt (rtt.c), updated with a CAS loop.
  *  - last_ms: monotonic time of the last sample or timeout (uv_now base).
+ *  - inflight: queries in flight to the address from all workers (the
+ *    per-server cap), taken and given back with upstream_inflight_take/put.
  * No lock anywhere. Slots are never freed; when a key's window is full the
  * least recently updated slot of the window is taken over.
  *
@@ -15,8 +17,12 @@
  * the key is secret), and while a slot is being taken over a concurrent
  * update for the old server may land in the new one's fresh estimate.
  *
- * Does no I/O; the clock is read only by upstream_servers_rtt(), the public
- * convenience accessor.
+ * The same struct upstream_servers also carries the health table
+ * (health.c), the retry budget (budget.c), the public suffix list
+ * (provider.c) and the counters; this file creates and frees it all.
+ *
+ * Does no I/O; the clock is read only by upstream_servers_rtt() and
+ * upstream_servers_health(), the public accessors.
  */
 #include "upstream/upstream.h"
 #include "upstream/impl.h"
@@ -31,17 +37,6 @@
 
 _Static_assert((UPSTREAM_SERVERS_SLOTS & (UPSTREAM_SERVERS_SLOTS - 1)) == 0,
 	       "the slot count must be a power of two");
-
-struct upstream_server_slot {
-	_Atomic uint64_t key;
-	_Atomic uint64_t stats;
-	_Atomic uint64_t last_ms;
-};
-
-struct upstream_servers {
-	uint64_t k0, k1; /* SipHash key */
-	struct upstream_server_slot slots[UPSTREAM_SERVERS_SLOTS];
-};
 
 /* ---- SipHash-2-4 (Aumasson, Bernstein), short inputs ---------------------- */
 
@@ -100,6 +95,12 @@ static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+uint64_t upstream_servers_hash(const struct upstream_servers *servers, const void *buf, size_t len)
+{
+	uint64_t key = siphash(servers->k0, servers->k1, buf, len);
+	return key != 0 ? key : 1;
+}
+
 /* The slot key of `addr`; 0 for an address family we do not keep. */
 static uint64_t server_key(const struct upstream_servers *servers, const struct sockaddr *addr)
 {
@@ -128,8 +129,13 @@ static uint64_t server_key(const struct upstream_servers *servers, const struct 
 	} else {
 		return 0;
 	}
-	uint64_t key = siphash(servers->k0, servers->k1, buf, len);
-	return key != 0 ? key : 1;
+	return upstream_servers_hash(servers, buf, len);
+}
+
+uint64_t upstream_servers_addr_key(const struct upstream_servers *servers,
+				   const struct sockaddr *addr)
+{
+	return server_key(servers, addr);
 }
 
 static size_t slot_index(uint64_t key, size_t step)
@@ -180,6 +186,10 @@ static struct upstream_server_slot *slot_get(struct upstream_servers *servers, u
 					return s;
 				continue;
 			}
+			/* A slot with queries in flight keeps its server: their
+			 * in-flight units must go back where they came from. */
+			if (atomic_load_explicit(&s->inflight, memory_order_relaxed) > 0)
+				continue;
 			uint64_t ms = atomic_load_explicit(&s->last_ms, memory_order_relaxed);
 			if (ms < lru_ms) {
 				lru = s;
@@ -209,12 +219,32 @@ struct upstream_servers *upstream_servers_create(void)
 		atomic_init(&servers->slots[i].key, 0);
 		atomic_init(&servers->slots[i].stats, 0);
 		atomic_init(&servers->slots[i].last_ms, 0);
+		atomic_init(&servers->slots[i].inflight, 0);
 	}
+	for (size_t i = 0; i < UPSTREAM_ZONE_SLOTS; i++) {
+		atomic_init(&servers->zones[i].key, 0);
+		atomic_init(&servers->zones[i].inflight, 0);
+	}
+	for (size_t i = 0; i < UPSTREAM_HEALTH_SLOTS; i++) {
+		struct upstream_health_slot *h = &servers->health[i];
+		atomic_init(&h->key, 0);
+		atomic_init(&h->state, 0);
+		atomic_init(&h->last_ms, 0);
+		atomic_init(&h->inflight, 0);
+		atomic_init(&h->has_provider, false);
+		atomic_flag_clear(&h->lock);
+	}
+	upstream_budget_init(&servers->budget);
+	/* The counters start at zero (calloc). */
+	upstream_provider_init(servers);
 	return servers;
 }
 
 void upstream_servers_destroy(struct upstream_servers *servers)
 {
+	if (servers == NULL)
+		return;
+	upstream_provider_deinit(servers);
 	free(servers);
 }
 
@@ -289,4 +319,65 @@ unsigned upstream_servers_rtt(struct upstream_servers *servers, const struct soc
 	/* uv_now() of every loop is uv_hrtime() in ms, so this is the same base. */
 	upstream_servers_get(servers, addr, uv_hrtime() / 1000000, &r);
 	return upstream_rtt_score(&r);
+}
+
+_Atomic uint32_t *upstream_servers_inflight(struct upstream_servers *servers,
+					    const struct sockaddr *addr, uint64_t now_ms)
+{
+	uint64_t key = server_key(servers, addr);
+	if (key == 0)
+		return NULL;
+	struct upstream_server_slot *s = slot_get(servers, key, now_ms);
+	return s != NULL ? &s->inflight : NULL;
+}
+
+unsigned upstream_servers_inflight_count(struct upstream_servers *servers,
+					 const struct sockaddr *addr)
+{
+	uint64_t key = server_key(servers, addr);
+	if (key == 0)
+		return 0;
+	struct upstream_server_slot *s = slot_find(servers, key);
+	return s != NULL ? atomic_load_explicit(&s->inflight, memory_order_relaxed) : 0;
+}
+
+bool upstream_inflight_take(_Atomic uint32_t *counter, unsigned cap)
+{
+	uint32_t old = atomic_load_explicit(counter, memory_order_relaxed);
+	do {
+		if (cap > 0 && old >= cap)
+			return false;
+		if (old == UINT32_MAX)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		counter, &old, old + 1, memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+void upstream_inflight_put(_Atomic uint32_t *counter)
+{
+	uint32_t old = atomic_load_explicit(counter, memory_order_relaxed);
+	do {
+		if (old == 0)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(
+		counter, &old, old - 1, memory_order_relaxed, memory_order_relaxed));
+}
+
+void upstream_servers_counters(struct upstream_servers *servers, struct upstream_counters *out)
+{
+	const struct upstream_stats *st = &servers->stats;
+#define LOAD(f) atomic_load_explicit(&st->f, memory_order_relaxed)
+	*out = (struct upstream_counters){
+		.queries = LOAD(queries),
+		.retries = LOAD(retries),
+		.hedges = LOAD(hedges),
+		.timeouts = LOAD(timeouts),
+		.breaker_opens = LOAD(breaker_opens),
+		.breaker_closes = LOAD(breaker_closes),
+		.refused_breaker = LOAD(refused_breaker),
+		.refused_budget = LOAD(refused_budget),
+		.refused_inflight = LOAD(refused_inflight),
+	};
+#undef LOAD
 }

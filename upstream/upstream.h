@@ -43,24 +43,24 @@ struct upstream_opts {
 	unsigned timeout_max_ms; /* upper bound (default 3000) */
 	unsigned tcp_timeout_ms; /* whole TCP exchange (default 5000) */
 	/* Calm retries: health per (server, zone) and limits (issue 5). */
-	unsigned breaker_threshold;       /* consecutive failures that open a breaker (3) */
-	unsigned breaker_cooldown_ms;     /* first cool-down before the probe (500 ms) */
+	unsigned breaker_threshold;	  /* consecutive failures that open a breaker (3) */
+	unsigned breaker_cooldown_ms;	  /* first cool-down before the probe (500 ms) */
 	unsigned breaker_cooldown_max_ms; /* the doubling cool-down's cap (1500 ms), jittered */
-	unsigned hedge_min_ms;            /* hedge no earlier than this (50 ms) */
-	unsigned max_inflight_server;     /* queries in flight per server address, all workers (64) */
-	unsigned max_inflight_zone;       /* queries in flight per zone, all workers (128) */
-	unsigned retry_budget_percent;    /* retries allowed, % of first attempts (10) */
-	unsigned retry_budget_floor;      /* plus this many per window (10) */
-	unsigned retry_budget_window_ms;  /* sliding window of the budget (10000 ms) */
+	unsigned hedge_min_ms;		  /* hedge no earlier than this (50 ms) */
+	unsigned max_inflight_server;  /* queries in flight per server address, all workers (64) */
+	unsigned max_inflight_zone;    /* queries in flight per zone, all workers (128) */
+	unsigned retry_budget_percent; /* retries allowed, % of first attempts (10) */
+	unsigned retry_budget_floor;   /* plus this many per window (10) */
+	unsigned retry_budget_window_ms; /* sliding window of the budget (10000 ms) */
 };
 
 enum upstream_status {
-	UPSTREAM_OK = 0,  /* a matching response; wire/len set */
-	UPSTREAM_TIMEOUT, /* no matching response in time */
-	UPSTREAM_NETERR,  /* send/connect failed, ICMP unreachable, TCP reset */
-	UPSTREAM_REFUSED,    /* no candidate allowed (family off, localhost, none given) */
+	UPSTREAM_OK = 0,      /* a matching response; wire/len set */
+	UPSTREAM_TIMEOUT,     /* no matching response in time */
+	UPSTREAM_NETERR,      /* send/connect failed, ICMP unreachable, TCP reset */
+	UPSTREAM_REFUSED,     /* no candidate allowed (family off, localhost, none given) */
 	UPSTREAM_UNREACHABLE, /* every allowed candidate's breaker is open for this zone */
-	UPSTREAM_LIMITED,    /* an in-flight cap or the retry budget said no */
+	UPSTREAM_LIMITED,     /* an in-flight cap or the retry budget said no */
 };
 
 struct upstream_result {
@@ -137,18 +137,18 @@ bool upstream_addr_allowed(const struct upstream_opts *opts, const struct sockad
 
 enum upstream_breaker {
 	UPSTREAM_BREAKER_CLOSED,
-	UPSTREAM_BREAKER_OPEN,      /* skipped until the cool-down ends */
+	UPSTREAM_BREAKER_OPEN,	    /* skipped until the cool-down ends */
 	UPSTREAM_BREAKER_HALF_OPEN, /* one probe allowed / in flight */
 };
 
 struct upstream_health_info {
 	struct sockaddr_storage addr;
-	char zone[DNS_NAME_MAX_TEXT];      /* presentation form */
-	char provider[DNS_NAME_MAX_TEXT];  /* registrable domain of the NS name, or "" */
+	char zone[DNS_NAME_MAX_TEXT];	  /* presentation form */
+	char provider[DNS_NAME_MAX_TEXT]; /* registrable domain of the NS name, or "" */
 	unsigned srtt_ms, rto_ms;
-	unsigned failures;                 /* consecutive, for this zone */
+	unsigned failures; /* consecutive, for this zone */
 	enum upstream_breaker breaker;
-	unsigned cooldown_left_ms;         /* OPEN: time until the next probe */
+	unsigned cooldown_left_ms; /* OPEN: time until the next probe */
 	unsigned inflight;
 };
 typedef void (*upstream_health_cb)(void *arg, const struct upstream_health_info *info);
@@ -156,7 +156,7 @@ typedef void (*upstream_health_cb)(void *arg, const struct upstream_health_info 
 void upstream_servers_health(struct upstream_servers *servers, upstream_health_cb cb, void *arg);
 
 struct upstream_counters {
-	uint64_t queries;          /* attempts started (first + retries + hedges) */
+	uint64_t queries; /* attempts started (first + retries + hedges) */
 	uint64_t retries;
 	uint64_t hedges;
 	uint64_t timeouts;

@@ -322,7 +322,7 @@ static void fake_stop(struct fake *f)
 
 /* ---- the harness -------------------------------------------------------------- */
 
-#define MAX_RESULTS 8
+#define MAX_RESULTS 32
 
 struct recorded {
 	enum upstream_status status;
@@ -332,6 +332,9 @@ struct recorded {
 	bool has_wire;
 	bool tc;
 	char rdata[64]; /* first answer's rdata */
+	struct sockaddr_storage hedged;
+	bool recovered;
+	uint64_t at_ms; /* uv_now() when reported */
 };
 
 struct env {
@@ -340,7 +343,9 @@ struct env {
 	struct upstream_servers *servers;
 	struct upstream *up;
 	struct fake fake;
+	struct fake fake2; /* a second authority (another provider), when started */
 	uv_timer_t watchdog, stopper;
+	bool waited;
 	ldns_rdf *qname;
 	struct recorded results[MAX_RESULTS];
 	int nresults;
@@ -386,6 +391,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 	upstream_destroy(e->up);
 	fake_stop(&e->fake);
+	fake_stop(&e->fake2);
 	uv_close((uv_handle_t *)&e->watchdog, NULL);
 	uv_close((uv_handle_t *)&e->stopper, NULL);
 	uv_run(&e->loop, UV_RUN_DEFAULT);
@@ -438,6 +444,9 @@ static void on_result(void *arg, const struct upstream_result *res)
 	r->rtt_ms = res->rtt_ms;
 	r->tcp = res->tcp;
 	r->has_wire = res->wire != NULL;
+	r->hedged = res->hedged;
+	r->recovered = res->recovered;
+	r->at_ms = uv_now(&e->loop);
 	assert_true((res->status == UPSTREAM_OK) == (res->wire != NULL));
 	if (res->wire != NULL) {
 		ldns_pkt *p = NULL;
@@ -471,8 +480,10 @@ static void on_result(void *arg, const struct upstream_result *res)
 		upstream_destroy(e->up);
 		e->up = NULL;
 	}
-	if (e->nresults >= e->stop_after)
+	if (e->nresults >= e->stop_after) {
 		fake_stop(&e->fake);
+		fake_stop(&e->fake2);
+	}
 }
 
 static void stop_fake(uv_timer_t *t)
@@ -815,6 +826,445 @@ static void test_destroy_from_callback(void **state)
 	assert_null(e->up);
 }
 
+/* ---- calm retries: breakers, hedges, caps, budget ---------------------------- */
+
+/* Runs the loop until `n` results are in. */
+static void run_until(struct env *e, int n)
+{
+	while (e->nresults < n)
+		uv_run(&e->loop, UV_RUN_ONCE);
+}
+
+static void waited(uv_timer_t *t)
+{
+	struct env *e = t->data;
+	e->waited = true;
+}
+
+/* Runs the loop for `ms` milliseconds. */
+static void run_for(struct env *e, unsigned ms)
+{
+	e->waited = false;
+	uv_timer_start(&e->stopper, waited, ms, 0);
+	while (!e->waited)
+		uv_run(&e->loop, UV_RUN_ONCE);
+}
+
+static void start_req(struct env *e, const struct upstream_request *req)
+{
+	struct upstream_query *q = NULL;
+	int before = e->nresults;
+	e->in_start = true;
+	assert_int_equal(upstream_query_start(e->up, req, on_result, e, &q), 0);
+	e->in_start = false;
+	assert_non_null(q);
+	assert_int_equal(e->nresults, before);
+}
+
+static struct upstream_request zone_request(struct env *e, const struct sockaddr_storage *cands,
+					    size_t n, const ldns_rdf *zone,
+					    const ldns_rdf *const *ns)
+{
+	struct upstream_request req = request(e, cands, n, false);
+	req.zone = zone;
+	req.candidate_ns = ns;
+	return req;
+}
+
+static void sample_n(struct env *e, const struct sockaddr_storage *a, unsigned ms)
+{
+	for (int i = 0; i < 5; i++)
+		upstream_servers_sample(e->servers, (const struct sockaddr *)a, ms,
+					uv_now(&e->loop));
+}
+
+struct health_find {
+	const struct sockaddr_storage *addr;
+	const char *zone;
+	bool found;
+	struct upstream_health_info info;
+};
+
+static void health_find_cb(void *arg, const struct upstream_health_info *info)
+{
+	struct health_find *f = arg;
+	if (same(&info->addr, f->addr) && strcmp(info->zone, f->zone) == 0) {
+		f->found = true;
+		f->info = *info;
+	}
+}
+
+static struct health_find health_of(struct env *e, const struct sockaddr_storage *a,
+				    const char *zone)
+{
+	struct health_find f = {.addr = a, .zone = zone};
+	upstream_servers_health(e->servers, health_find_cb, &f);
+	return f;
+}
+
+static void test_hedge_to_other_provider(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+	/* The dead server's own timeout would be a second or more. */
+	e->opts.timeout_min_ms = 1000;
+	e->opts.timeout_max_ms = 3000;
+	struct sockaddr_storage c[2] = {e->fake.other_addr, e->fake.udp_addr}; /* dead, live */
+	/* The dead one looks fastest (it answered in 5 ms before it died);
+	 * the live one is slow enough to be outside the exploration band. */
+	sample_n(e, &c[0], 5);
+	sample_n(e, &c[1], 900);
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	ldns_rdf *ns[2] = {ldns_dname_new_frm_str("ns1.dead-dns.test."),
+			   ldns_dname_new_frm_str("ns1.live-dns.test.")};
+	struct upstream_request req = zone_request(e, c, 2, zone, (const ldns_rdf *const *)ns);
+
+	uv_update_time(&e->loop);
+	uint64_t t0 = uv_now(&e->loop);
+	start_req(e, &req);
+	run_until(e, 1);
+
+	struct recorded *r = &e->results[0];
+	assert_int_equal(r->status, UPSTREAM_OK);
+	assert_true(same(&r->server, &c[1]));
+	assert_true(same(&r->hedged, &c[0]));
+	assert_string_equal(r->rdata, "192.0.2.1");
+	assert_false(r->recovered);
+	/* The hedge left after max(hedge_min 50 ms, srtt 5 ms), long before
+	 * the dead server's timeout. */
+	assert_in_range(r->at_ms - t0, 45, 500);
+	assert_int_equal(e->fake.queries, 1);
+
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.queries, 2);
+	assert_int_equal(cnt.hedges, 1);
+	assert_int_equal(cnt.retries, 0);
+	/* The hedge was paid from the retry budget. */
+	uint64_t firsts, retries;
+	upstream_budget_counts(&e->servers->budget, uv_now(&e->loop),
+			       e->opts.retry_budget_window_ms, &firsts, &retries);
+	assert_int_equal(firsts, 1);
+	assert_int_equal(retries, 1);
+
+	/* The losing query to the dead server lingers until its own end and
+	 * counts as a failure for (dead, zone): the breaker learns even while
+	 * hedges hide the outage. */
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	struct health_find h = health_of(e, &c[0], "example.com.");
+	assert_true(h.found);
+	assert_int_equal(h.info.failures, 1);
+	assert_int_equal(h.info.inflight, 0);
+	assert_string_equal(h.info.provider, "dead-dns.test");
+	h = health_of(e, &c[1], "example.com.");
+	assert_true(h.found);
+	assert_int_equal(h.info.failures, 0);
+	assert_string_equal(h.info.provider, "live-dns.test");
+	assert_int_equal(upstream_servers_inflight_count(e->servers, (struct sockaddr *)&c[0]), 0);
+	assert_int_equal(upstream_servers_inflight_count(e->servers, (struct sockaddr *)&c[1]), 0);
+	ldns_rdf_deep_free(zone);
+	ldns_rdf_deep_free(ns[0]);
+	ldns_rdf_deep_free(ns[1]);
+}
+
+static void test_no_hedge_within_one_provider(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+	e->opts.timeout_min_ms = 300;
+	e->opts.timeout_max_ms = 300;
+	struct sockaddr_storage c[2] = {e->fake.other_addr, e->fake.udp_addr};
+	sample_n(e, &c[0], 5);
+	sample_n(e, &c[1], 900);
+	ldns_rdf *ns[2] = {ldns_dname_new_frm_str("ns1.example.com."),
+			   ldns_dname_new_frm_str("ns2.example.com.")};
+	struct upstream_request req = zone_request(e, c, 2, NULL, (const ldns_rdf *const *)ns);
+
+	start_req(e, &req);
+	run_until(e, 1);
+	/* One provider: no hedge, the dead server times out. */
+	assert_int_equal(e->results[0].status, UPSTREAM_TIMEOUT);
+	assert_true(same(&e->results[0].server, &c[0]));
+	assert_int_equal(e->results[0].hedged.ss_family, AF_UNSPEC);
+	assert_int_equal(e->fake.queries, 0);
+	ldns_rdf_deep_free(ns[0]);
+	ldns_rdf_deep_free(ns[1]);
+}
+
+static void test_breaker_unreachable(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_SILENT);
+	e->opts.breaker_cooldown_ms = 5000; /* stays open for the test */
+	e->opts.breaker_cooldown_max_ms = 5000;
+	e->stop_after = 100;
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	ldns_rdf *other = ldns_dname_new_frm_str("example.org.");
+	struct upstream_request req = zone_request(e, &e->fake.udp_addr, 1, zone, NULL);
+
+	for (int i = 0; i < 3; i++)
+		start_req(e, &req);
+	run_until(e, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(e->results[i].status, UPSTREAM_TIMEOUT);
+	assert_int_equal(e->fake.queries, 3);
+
+	/* Open for the zone: refused at once, nothing sent. */
+	uv_update_time(&e->loop);
+	uint64_t t0 = uv_now(&e->loop);
+	start_req(e, &req);
+	run_until(e, 4);
+	assert_int_equal(e->results[3].status, UPSTREAM_UNREACHABLE);
+	assert_int_equal(e->results[3].server.ss_family, AF_UNSPEC);
+	assert_true(e->results[3].at_ms - t0 < 20);
+	assert_int_equal(e->fake.queries, 3);
+	struct health_find h = health_of(e, &e->fake.udp_addr, "example.com.");
+	assert_true(h.found);
+	assert_int_equal(h.info.breaker, UPSTREAM_BREAKER_OPEN);
+	assert_int_equal(h.info.failures, 3);
+	assert_in_range(h.info.cooldown_left_ms, 1, 5000);
+
+	/* The same server for another zone is still asked. */
+	struct upstream_request req2 = zone_request(e, &e->fake.udp_addr, 1, other, NULL);
+	start_req(e, &req2);
+	run_until(e, 5);
+	assert_int_equal(e->results[4].status, UPSTREAM_TIMEOUT);
+	assert_int_equal(e->fake.queries, 4);
+
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.breaker_opens, 1);
+	assert_int_equal(cnt.refused_breaker, 1);
+	assert_int_equal(cnt.timeouts, 4);
+	assert_int_equal(cnt.queries, 4);
+	fake_stop(&e->fake);
+	ldns_rdf_deep_free(zone);
+	ldns_rdf_deep_free(other);
+}
+
+static void test_probe_recovers(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_SILENT);
+	e->opts.breaker_cooldown_ms = 100;
+	e->opts.breaker_cooldown_max_ms = 200;
+	e->stop_after = 100;
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	struct upstream_request req = zone_request(e, &e->fake.udp_addr, 1, zone, NULL);
+
+	for (int i = 0; i < 3; i++)
+		start_req(e, &req);
+	run_until(e, 3);
+	/* The authority comes back; the cool-down (<= 100 ms) passes. */
+	e->fake.mode = FAKE_ANSWER;
+	run_for(e, 150);
+	struct health_find h = health_of(e, &e->fake.udp_addr, "example.com.");
+	assert_int_equal(h.info.breaker, UPSTREAM_BREAKER_HALF_OPEN);
+
+	/* One probe; a concurrent query keeps skipping the server. */
+	start_req(e, &req);
+	start_req(e, &req);
+	run_until(e, 5);
+	int ok = -1, unreachable = -1;
+	for (int i = 3; i < 5; i++) {
+		if (e->results[i].status == UPSTREAM_OK)
+			ok = i;
+		if (e->results[i].status == UPSTREAM_UNREACHABLE)
+			unreachable = i;
+	}
+	assert_true(ok >= 0 && unreachable >= 0);
+	assert_true(e->results[ok].recovered);
+	assert_int_equal(e->fake.queries, 4);
+
+	/* Closed: the next query is an ordinary one. */
+	start_req(e, &req);
+	run_until(e, 6);
+	assert_int_equal(e->results[5].status, UPSTREAM_OK);
+	assert_false(e->results[5].recovered);
+	h = health_of(e, &e->fake.udp_addr, "example.com.");
+	assert_int_equal(h.info.breaker, UPSTREAM_BREAKER_CLOSED);
+	assert_int_equal(h.info.failures, 0);
+
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.breaker_opens, 1);
+	assert_int_equal(cnt.breaker_closes, 1);
+	fake_stop(&e->fake);
+	ldns_rdf_deep_free(zone);
+}
+
+static void test_budget_limited(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+	e->opts.retry_budget_percent = 0;
+	e->opts.retry_budget_floor = 2;
+	e->stop_after = 4;
+	struct upstream_request req = request(e, &e->fake.udp_addr, 1, false);
+
+	start_req(e, &req);
+	req.retry = true;
+	for (int i = 0; i < 3; i++)
+		start_req(e, &req);
+	run_until(e, 4);
+
+	int ok = 0, limited = 0;
+	for (int i = 0; i < 4; i++) {
+		ok += e->results[i].status == UPSTREAM_OK;
+		limited += e->results[i].status == UPSTREAM_LIMITED;
+	}
+	assert_int_equal(ok, 3);
+	assert_int_equal(limited, 1);
+	assert_int_equal(e->fake.queries, 3);
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.retries, 2);
+	assert_int_equal(cnt.refused_budget, 1);
+	assert_int_equal(cnt.queries, 3);
+}
+
+static void test_inflight_caps(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_SILENT);
+	e->opts.max_inflight_zone = 2;
+	e->opts.max_inflight_server = 3;
+	e->stop_after = 100;
+	ldns_rdf *za = ldns_dname_new_frm_str("a.example.");
+	ldns_rdf *zb = ldns_dname_new_frm_str("b.example.");
+	ldns_rdf *zc = ldns_dname_new_frm_str("c.example.");
+	struct upstream_request ra = zone_request(e, &e->fake.udp_addr, 1, za, NULL);
+	struct upstream_request rb = zone_request(e, &e->fake.udp_addr, 1, zb, NULL);
+	struct upstream_request rc = zone_request(e, &e->fake.udp_addr, 1, zc, NULL);
+
+	start_req(e, &ra);
+	start_req(e, &ra);
+	start_req(e, &ra); /* zone at its cap */
+	start_req(e, &rb);
+	start_req(e, &rc); /* server at its cap */
+	assert_int_equal(
+		upstream_servers_inflight_count(e->servers, (struct sockaddr *)&e->fake.udp_addr),
+		3);
+	run_until(e, 5);
+	int limited = 0, timeout = 0;
+	for (int i = 0; i < 5; i++) {
+		limited += e->results[i].status == UPSTREAM_LIMITED;
+		timeout += e->results[i].status == UPSTREAM_TIMEOUT;
+	}
+	assert_int_equal(limited, 2);
+	assert_int_equal(timeout, 3);
+	assert_int_equal(e->fake.queries, 3);
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.refused_inflight, 2);
+
+	/* Every unit came back: the same burst goes out again. */
+	assert_int_equal(
+		upstream_servers_inflight_count(e->servers, (struct sockaddr *)&e->fake.udp_addr),
+		0);
+	start_req(e, &ra);
+	start_req(e, &ra);
+	start_req(e, &rb);
+	run_until(e, 8);
+	for (int i = 5; i < 8; i++)
+		assert_int_equal(e->results[i].status, UPSTREAM_TIMEOUT);
+	assert_int_equal(e->fake.queries, 6);
+	fake_stop(&e->fake);
+	ldns_rdf_deep_free(za);
+	ldns_rdf_deep_free(zb);
+	ldns_rdf_deep_free(zc);
+}
+
+static void test_cancel_gives_back(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_SILENT);
+	e->opts.max_inflight_zone = 1;
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	struct upstream_request req = zone_request(e, &e->fake.udp_addr, 1, zone, NULL);
+	struct upstream_query *q = NULL;
+
+	assert_int_equal(upstream_query_start(e->up, &req, on_result, e, &q), 0);
+	upstream_query_cancel(q);
+	assert_int_equal(
+		upstream_servers_inflight_count(e->servers, (struct sockaddr *)&e->fake.udp_addr),
+		0);
+	/* The zone's single unit is free again. */
+	start_req(e, &req);
+	run_until(e, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_TIMEOUT);
+	ldns_rdf_deep_free(zone);
+}
+
+static void test_selection_breakers_and_avoid(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+	fake_start(&e->fake2, &e->loop, FAKE_ANSWER);
+	struct sockaddr_storage a1 = e->fake.udp_addr, a2 = e->fake.other_addr;
+	struct sockaddr_storage b = e->fake2.udp_addr;
+	sample_n(e, &a1, 1);   /* the fastest */
+	sample_n(e, &a2, 900); /* same provider as a1; silent */
+	sample_n(e, &b, 900);  /* another provider, slow */
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	ldns_rdf *other = ldns_dname_new_frm_str("example.org.");
+	ldns_rdf *ns3[3] = {ldns_dname_new_frm_str("ns1.alpha.test."),
+			    ldns_dname_new_frm_str("ns2.alpha.test."),
+			    ldns_dname_new_frm_str("ns.beta.test.")};
+	struct sockaddr_storage c3[3] = {a1, a2, b};
+	e->stop_after = 18;
+
+	/* a2 just failed: its provider (alpha, a1 included) is avoided. */
+	struct upstream_request req = zone_request(e, c3, 3, zone, (const ldns_rdf *const *)ns3);
+	req.avoid = &a2;
+	req.retry = true;
+	for (int i = 0; i < 6; i++)
+		start_req(e, &req);
+	run_until(e, 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(e->results[i].status, UPSTREAM_OK);
+		assert_true(same(&e->results[i].server, &b));
+	}
+
+	/* a1's breaker is open for example.com: skipped there... */
+	uint64_t zk = upstream_zone_key(e->servers, ldns_rdf_data(zone), ldns_rdf_size(zone));
+	uint64_t hk = upstream_health_key(e->servers, (struct sockaddr *)&a1, zk);
+	struct upstream_breaker_params p = {
+		.threshold = 3, .cooldown_ms = 5000, .cooldown_max_ms = 5000};
+	for (int i = 0; i < 3; i++) {
+		struct upstream_claim cl = {0};
+		struct upstream_health_event ev;
+		assert_true(upstream_health_take(e->servers, hk, (struct sockaddr *)&a1,
+						 ldns_rdf_data(zone), ldns_rdf_size(zone), NULL,
+						 uv_now(&e->loop), false, 0, &cl));
+		upstream_health_record(e->servers, &cl, false, uv_now(&e->loop), &p, 0, &ev);
+		upstream_health_release(e->servers, &cl);
+	}
+	struct sockaddr_storage c2[2] = {a1, b};
+	ldns_rdf *ns2[2] = {ns3[0], ns3[2]};
+	req = zone_request(e, c2, 2, zone, (const ldns_rdf *const *)ns2);
+	for (int i = 0; i < 6; i++)
+		start_req(e, &req);
+	run_until(e, 12);
+	for (int i = 6; i < 12; i++) {
+		assert_int_equal(e->results[i].status, UPSTREAM_OK);
+		assert_true(same(&e->results[i].server, &b));
+	}
+	/* ...but not for example.org. */
+	req = zone_request(e, c2, 2, other, (const ldns_rdf *const *)ns2);
+	for (int i = 0; i < 6; i++)
+		start_req(e, &req);
+	run_until(e, 18);
+	for (int i = 12; i < 18; i++) {
+		assert_int_equal(e->results[i].status, UPSTREAM_OK);
+		assert_true(same(&e->results[i].server, &a1));
+	}
+	ldns_rdf_deep_free(zone);
+	ldns_rdf_deep_free(other);
+	for (int i = 0; i < 3; i++)
+		ldns_rdf_deep_free(ns3[i]);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct env *e = *state;
@@ -857,6 +1307,14 @@ int main(void)
 		T(test_reentrant_callback),
 		T(test_destroy_from_callback),
 		T(test_bad_arguments),
+		T(test_hedge_to_other_provider),
+		T(test_no_hedge_within_one_provider),
+		T(test_breaker_unreachable),
+		T(test_probe_recovers),
+		T(test_budget_limited),
+		T(test_inflight_caps),
+		T(test_cancel_gives_back),
+		T(test_selection_breakers_and_avoid),
 	};
 #undef T
 	/* As in the daemon: a peer that went away is an error code, not a

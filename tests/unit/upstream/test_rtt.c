@@ -255,6 +255,28 @@ static void test_select_explore_rate(void **state)
 	assert_int_equal(other, 5);
 }
 
+static void test_jitter_bounds(void **state)
+{
+	/* Full jitter of a backed-off timeout: [t/2, t], never below the floor. */
+	assert_int_equal(upstream_rtt_jitter(800, 200, 0), 400);
+	assert_int_equal(upstream_rtt_jitter(800, 200, 400), 800);
+	for (uint32_t r = 0; r < 2000000; r = r * 3 + 1)
+		assert_in_range(upstream_rtt_jitter(800, 200, r), 400, 800);
+	assert_in_range(upstream_rtt_jitter(300, 200, 12345), 200, 300);
+	assert_int_equal(upstream_rtt_jitter(200, 200, 999), 200);
+	assert_int_equal(upstream_rtt_jitter(0, 0, 999), 0);
+	assert_int_equal(upstream_rtt_jitter(1, 0, 1), 1);
+	/* A backed-off timeout from the estimate, then jittered. */
+	struct upstream_rtt r = {0};
+	upstream_rtt_sample(&r, 100);
+	upstream_rtt_timeout(&r);
+	unsigned t = upstream_rtt_timeout_ms(&r, 50, 3000);
+	assert_int_equal(t, 2 * upstream_rtt_rto(&(struct upstream_rtt){.srtt_us = r.srtt_us,
+									.rttvar_us = r.rttvar_us,
+									.measured = true}));
+	assert_in_range(upstream_rtt_jitter(t, 50, UINT32_MAX), t / 2, t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_select_ties_spread),
 		cmocka_unit_test(test_select_explore),
 		cmocka_unit_test(test_select_explore_rate),
+		cmocka_unit_test(test_jitter_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

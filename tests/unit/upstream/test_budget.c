@@ -1,0 +1,150 @@
+/*
+ * Tests of upstream/budget.c: the retry budget's sliding window, driven by
+ * a fake monotonic clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+
+#include "upstream/upstream.h"
+#include "upstream/impl.h"
+
+#define WINDOW 10000u /* ms: ten buckets of one second */
+
+static int setup(void **state)
+{
+	struct upstream_budget *b = calloc(1, sizeof(*b));
+	upstream_budget_init(b);
+	*state = b;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static bool allows(struct upstream_budget *b, uint64_t now, unsigned percent, unsigned floor)
+{
+	return upstream_budget_allows(b, now, WINDOW, percent, floor);
+}
+
+static void test_floor_alone(void **state)
+{
+	struct upstream_budget *b = *state;
+	uint64_t now = 50000;
+
+	/* No first attempts at all: the floor still lets a few retries out. */
+	for (int i = 0; i < 3; i++) {
+		assert_true(allows(b, now, 10, 3));
+		upstream_budget_record(b, now, WINDOW, true);
+	}
+	assert_false(allows(b, now, 10, 3));
+	/* Floor 0, percent 0: never. */
+	struct upstream_budget empty;
+	upstream_budget_init(&empty);
+	assert_false(upstream_budget_allows(&empty, now, WINDOW, 0, 0));
+}
+
+static void test_percentage(void **state)
+{
+	struct upstream_budget *b = *state;
+	uint64_t now = 123456;
+	uint64_t firsts, retries;
+
+	for (int i = 0; i < 200; i++)
+		upstream_budget_record(b, now, WINDOW, false);
+	/* 10 % of 200 = 20, plus the floor 5: 25 retries, not 26. */
+	int allowed = 0;
+	while (allows(b, now, 10, 5) && allowed < 1000) {
+		upstream_budget_record(b, now, WINDOW, true);
+		allowed++;
+	}
+	assert_int_equal(allowed, 25);
+	upstream_budget_counts(b, now, WINDOW, &firsts, &retries);
+	assert_int_equal(firsts, 200);
+	assert_int_equal(retries, 25);
+	/* More first attempts earn more retries (10 more -> 1 more). */
+	for (int i = 0; i < 10; i++)
+		upstream_budget_record(b, now, WINDOW, false);
+	assert_true(allows(b, now, 10, 5));
+}
+
+static void test_window_slides(void **state)
+{
+	struct upstream_budget *b = *state;
+	uint64_t t0 = 1000000; /* a bucket boundary */
+	uint64_t firsts, retries;
+
+	/* Spend the floor at t0. */
+	for (int i = 0; i < 4; i++)
+		upstream_budget_record(b, t0, WINDOW, true);
+	assert_false(allows(b, t0, 10, 4));
+	/* Still spent 9.999 s later (the same window)... */
+	assert_false(allows(b, t0 + 9999, 10, 4));
+	upstream_budget_counts(b, t0 + 9999, WINDOW, &firsts, &retries);
+	assert_int_equal(retries, 4);
+	/* ...and free again once t0's bucket left the window. */
+	assert_true(allows(b, t0 + 10000, 10, 4));
+	upstream_budget_counts(b, t0 + 10000, WINDOW, &firsts, &retries);
+	assert_int_equal(retries, 0);
+
+	/* Spread over the window: one retry per second, the oldest expire
+	 * one by one. */
+	uint64_t t1 = t0 + 100000;
+	for (int s = 0; s < 10; s++)
+		upstream_budget_record(b, t1 + (uint64_t)s * 1000, WINDOW, true);
+	upstream_budget_counts(b, t1 + 9000, WINDOW, &firsts, &retries);
+	assert_int_equal(retries, 10);
+	upstream_budget_counts(b, t1 + 10000, WINDOW, &firsts, &retries);
+	assert_int_equal(retries, 9);
+	upstream_budget_counts(b, t1 + 15500, WINDOW, &firsts, &retries);
+	assert_int_equal(retries, 4);
+	/* A bucket reused a whole window later starts from zero. */
+	upstream_budget_record(b, t1 + 20000, WINDOW, false);
+	upstream_budget_counts(b, t1 + 20000, WINDOW, &firsts, &retries);
+	assert_int_equal(firsts, 1);
+	assert_int_equal(retries, 0);
+	/* Long silence: nothing left. */
+	upstream_budget_counts(b, t1 + 1000000, WINDOW, &firsts, &retries);
+	assert_int_equal(firsts + retries, 0);
+}
+
+static void test_hedges_are_retries(void **state)
+{
+	struct upstream_budget *b = *state;
+	uint64_t now = 777000;
+	uint64_t firsts, retries;
+
+	/* upstream.c records a hedge as a retry: it spends the same budget. */
+	upstream_budget_record(b, now, WINDOW, false); /* the first query */
+	upstream_budget_record(b, now, WINDOW, true);  /* its hedge */
+	upstream_budget_counts(b, now, WINDOW, &firsts, &retries);
+	assert_int_equal(firsts, 1);
+	assert_int_equal(retries, 1);
+	assert_false(allows(b, now, 10, 1)); /* floor 1 spent by the hedge */
+}
+
+static void test_tiny_window(void **state)
+{
+	struct upstream_budget *b = *state;
+	/* A window shorter than the bucket count still works (1 ms buckets). */
+	upstream_budget_record(b, 5, 3, true);
+	assert_false(upstream_budget_allows(b, 5, 3, 0, 1));
+	assert_true(upstream_budget_allows(b, 50, 3, 0, 1));
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_floor_alone),	    T(test_percentage),	 T(test_window_slides),
+		T(test_hedges_are_retries), T(test_tiny_window),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,437 @@
+/*
+ * Tests of upstream/health.c: the circuit breaker of one (server, zone) as
+ * a state machine on a fake clock, and the shared table (per-zone
+ * independence, exactly one probe, in-flight counts and caps, the dump).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "upstream/upstream.h"
+#include "upstream/impl.h"
+
+static const struct upstream_breaker_params P = {
+	.threshold = 3,
+	.cooldown_ms = 500,
+	.cooldown_max_ms = 1500,
+	.probe_lease_ms = 4000,
+};
+
+static struct sockaddr_storage v4(uint32_t ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	sin->sin_addr.s_addr = htonl(ip);
+	return ss;
+}
+
+#define SA(ss) ((struct sockaddr *)&(ss))
+
+/* Drives `s` to OPEN at `now` with threshold failures. */
+static void open_breaker(struct upstream_breaker_state *s, uint64_t now)
+{
+	for (unsigned i = 1; i < P.threshold; i++)
+		assert_false(upstream_breaker_failure(s, now, &P, false, 0));
+	assert_true(upstream_breaker_failure(s, now, &P, false, 0));
+	assert_int_equal(s->state, UPSTREAM_BREAKER_OPEN);
+}
+
+/* ---- the state machine ------------------------------------------------------ */
+
+static void test_threshold(void **state)
+{
+	struct upstream_breaker_state s = {0};
+	uint64_t now = 10000;
+
+	assert_int_equal(upstream_breaker_check(&s, now), UPSTREAM_HEALTH_ALLOW);
+	assert_false(upstream_breaker_failure(&s, now, &P, false, 0));
+	assert_false(upstream_breaker_failure(&s, now, &P, false, 0));
+	/* A response of any kind resets the count. */
+	assert_false(upstream_breaker_success(&s));
+	assert_int_equal(s.failures, 0);
+	assert_false(upstream_breaker_failure(&s, now, &P, false, 0));
+	assert_false(upstream_breaker_failure(&s, now, &P, false, 0));
+	assert_int_equal(upstream_breaker_check(&s, now), UPSTREAM_HEALTH_ALLOW);
+	assert_true(upstream_breaker_failure(&s, now, &P, false, 0));
+	assert_int_equal(s.state, UPSTREAM_BREAKER_OPEN);
+	assert_int_equal(s.opens, 1);
+	assert_int_equal(upstream_breaker_check(&s, now), UPSTREAM_HEALTH_SKIP);
+	/* rnd 0: the lowest jitter, half the first cool-down. */
+	assert_int_equal(s.until_ms, now + 250);
+	/* Late failures of queries sent before it opened change nothing. */
+	assert_false(upstream_breaker_failure(&s, now + 10, &P, false, 0));
+	assert_int_equal(s.until_ms, now + 250);
+
+	/* Threshold 0: never opens. */
+	struct upstream_breaker_params never = P;
+	never.threshold = 0;
+	struct upstream_breaker_state t = {0};
+	for (int i = 0; i < 300; i++)
+		assert_false(upstream_breaker_failure(&t, now, &never, false, 0));
+	assert_int_equal(t.failures, 255); /* saturates */
+	assert_int_equal(t.state, UPSTREAM_BREAKER_CLOSED);
+}
+
+static void test_cooldown_doubles_capped_jittered(void **state)
+{
+	/* The cool-down before jitter: 500, 1000, then the 1500 cap. */
+	static const unsigned cool[] = {0, 500, 1000, 1500, 1500, 1500};
+	for (unsigned opens = 1; opens <= 5; opens++) {
+		unsigned c = cool[opens];
+		assert_int_equal(upstream_breaker_cooldown(&P, opens, 0), c / 2);
+		assert_int_equal(upstream_breaker_cooldown(&P, opens, c - c / 2), c);
+		for (uint32_t r = 1; r < 100000; r = r * 7 + 13) {
+			unsigned v = upstream_breaker_cooldown(&P, opens, r);
+			assert_in_range(v, c / 2, c);
+		}
+	}
+	/* Huge counts do not overflow. */
+	assert_in_range(upstream_breaker_cooldown(&P, 63, UINT32_MAX), 750, 1500);
+	/* A cap below the base is the base. */
+	struct upstream_breaker_params low = P;
+	low.cooldown_max_ms = 100;
+	assert_in_range(upstream_breaker_cooldown(&low, 3, 12345), 250, 500);
+}
+
+static void test_half_open_one_probe(void **state)
+{
+	struct upstream_breaker_state s = {0};
+	uint64_t now = 10000;
+
+	open_breaker(&s, now);
+	uint64_t until = s.until_ms;
+	assert_int_equal(upstream_breaker_check(&s, until - 1), UPSTREAM_HEALTH_SKIP);
+	assert_false(upstream_breaker_claim(&s, until - 1, P.probe_lease_ms));
+	assert_int_equal(upstream_breaker_seen(&s, until - 1), UPSTREAM_BREAKER_OPEN);
+	assert_int_equal(upstream_breaker_seen(&s, until), UPSTREAM_BREAKER_HALF_OPEN);
+	assert_int_equal(upstream_breaker_check(&s, until), UPSTREAM_HEALTH_PROBE);
+
+	/* Exactly one probe: the first claim wins, the others skip. */
+	assert_true(upstream_breaker_claim(&s, until, P.probe_lease_ms));
+	assert_int_equal(s.state, UPSTREAM_BREAKER_HALF_OPEN);
+	assert_true(s.probing);
+	assert_int_equal(upstream_breaker_check(&s, until + 1), UPSTREAM_HEALTH_SKIP);
+	assert_false(upstream_breaker_claim(&s, until + 1, P.probe_lease_ms));
+	/* A non-probe failing late does not re-open it. */
+	assert_false(upstream_breaker_failure(&s, until + 2, &P, false, 0));
+	assert_int_equal(s.state, UPSTREAM_BREAKER_HALF_OPEN);
+
+	/* A cancelled probe frees the slot for the next query. */
+	upstream_breaker_release(&s, true);
+	assert_false(s.probing);
+	assert_int_equal(upstream_breaker_check(&s, until + 3), UPSTREAM_HEALTH_PROBE);
+	assert_true(upstream_breaker_claim(&s, until + 3, P.probe_lease_ms));
+	/* A probe lost without a word (its worker died) expires with its lease. */
+	assert_int_equal(upstream_breaker_check(&s, until + 3 + P.probe_lease_ms - 1),
+			 UPSTREAM_HEALTH_SKIP);
+	assert_int_equal(upstream_breaker_check(&s, until + 3 + P.probe_lease_ms),
+			 UPSTREAM_HEALTH_PROBE);
+}
+
+static void test_probe_success_closes(void **state)
+{
+	struct upstream_breaker_state s = {0};
+
+	open_breaker(&s, 1000);
+	assert_true(upstream_breaker_claim(&s, s.until_ms, P.probe_lease_ms));
+	assert_true(upstream_breaker_success(&s)); /* closed: recovered */
+	assert_int_equal(s.state, UPSTREAM_BREAKER_CLOSED);
+	assert_int_equal(s.failures, 0);
+	assert_int_equal(s.opens, 0);
+	assert_false(s.probing);
+	assert_int_equal(upstream_breaker_check(&s, 1001), UPSTREAM_HEALTH_ALLOW);
+	assert_false(upstream_breaker_success(&s)); /* nothing to close */
+	/* The next outage starts from the first cool-down again. */
+	open_breaker(&s, 5000);
+	assert_int_equal(s.opens, 1);
+	/* A late response while OPEN closes it too: the server answers. */
+	assert_true(upstream_breaker_success(&s));
+}
+
+static void test_probe_failure_reopens_doubled(void **state)
+{
+	struct upstream_breaker_state s = {0};
+	uint64_t now = 1000;
+
+	open_breaker(&s, now);
+	unsigned expect_max[] = {500, 1000, 1500, 1500, 1500};
+	for (unsigned round = 1; round < 5; round++) {
+		now = s.until_ms;
+		assert_true(upstream_breaker_claim(&s, now, P.probe_lease_ms));
+		now += 40; /* the probe times out */
+		assert_true(upstream_breaker_failure(&s, now, &P, true, UINT32_MAX));
+		assert_int_equal(s.state, UPSTREAM_BREAKER_OPEN);
+		assert_false(s.probing);
+		assert_int_equal(s.opens, round + 1);
+		unsigned c = expect_max[round];
+		assert_in_range(s.until_ms - now, c / 2, c);
+		assert_int_equal(upstream_breaker_check(&s, now + 1), UPSTREAM_HEALTH_SKIP);
+	}
+}
+
+static void test_pack_roundtrip(void **state)
+{
+	struct upstream_breaker_state s = {
+		.failures = 200,
+		.state = UPSTREAM_BREAKER_HALF_OPEN,
+		.opens = 63,
+		.probing = true,
+		.until_ms = (UINT64_C(1) << 46) + 12345,
+	};
+	struct upstream_breaker_state t;
+	upstream_breaker_unpack(upstream_breaker_pack(&s), &t);
+	assert_int_equal(t.failures, s.failures);
+	assert_int_equal(t.state, s.state);
+	assert_int_equal(t.opens, s.opens);
+	assert_true(t.probing);
+	assert_int_equal(t.until_ms, s.until_ms);
+	struct upstream_breaker_state zero = {0};
+	assert_int_equal(upstream_breaker_pack(&zero), 0);
+}
+
+/* ---- the shared table ---------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	*state = upstream_servers_create();
+	return *state == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	upstream_servers_destroy(*state);
+	return 0;
+}
+
+struct zone {
+	ldns_rdf *name;
+	uint64_t key;
+};
+
+static struct zone zone(struct upstream_servers *s, const char *text)
+{
+	struct zone z = {.name = ldns_dname_new_frm_str(text)};
+	assert_non_null(z.name);
+	z.key = upstream_zone_key(s, ldns_rdf_data(z.name), ldns_rdf_size(z.name));
+	return z;
+}
+
+/* One query's outcome for (addr, zone) at `now`, through the table. */
+static struct upstream_health_event outcome(struct upstream_servers *s,
+					    const struct sockaddr_storage *a, const struct zone *z,
+					    uint64_t now, bool ok, bool probe)
+{
+	struct upstream_claim c = {0};
+	struct upstream_health_event ev;
+	uint64_t hk = upstream_health_key(s, (const struct sockaddr *)a, z->key);
+	assert_true(upstream_health_take(s, hk, (const struct sockaddr *)a, ldns_rdf_data(z->name),
+					 ldns_rdf_size(z->name), "example.net", now, probe,
+					 P.probe_lease_ms, &c));
+	upstream_health_record(s, &c, ok, now, &P, 0, &ev);
+	upstream_health_release(s, &c);
+	return ev;
+}
+
+static void test_zones_independent(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53), b = v4(0xc0000202, 53);
+	struct zone z1 = zone(s, "example.com."), z2 = zone(s, "example.org.");
+	struct zone z1upper = zone(s, "EXAMPLE.Com.");
+	uint64_t now = 10000;
+
+	assert_int_equal(z1.key, z1upper.key); /* case-insensitive */
+	assert_int_not_equal(z1.key, z2.key);
+	assert_false(outcome(s, &a, &z1, now, false, false).opened);
+	assert_false(outcome(s, &a, &z1, now, false, false).opened);
+	struct upstream_health_event ev = outcome(s, &a, &z1, now, false, false);
+	assert_true(ev.opened);
+	assert_int_equal(ev.failures, 3);
+	assert_in_range(ev.cooldown_ms, 250, 500);
+
+	uint64_t hk = upstream_health_key(s, SA(a), z1.key);
+	assert_int_equal(upstream_health_check(s, hk, now), UPSTREAM_HEALTH_SKIP);
+	assert_int_equal(upstream_health_check(s, upstream_health_key(s, SA(a), z1upper.key), now),
+			 UPSTREAM_HEALTH_SKIP);
+	/* The same server for another zone, another server for this zone. */
+	assert_int_equal(upstream_health_check(s, upstream_health_key(s, SA(a), z2.key), now),
+			 UPSTREAM_HEALTH_ALLOW);
+	assert_int_equal(upstream_health_check(s, upstream_health_key(s, SA(b), z1.key), now),
+			 UPSTREAM_HEALTH_ALLOW);
+	/* Answers for another zone do not close this one. */
+	assert_false(outcome(s, &a, &z2, now, true, false).closed);
+	assert_int_equal(upstream_health_check(s, hk, now), UPSTREAM_HEALTH_SKIP);
+
+	struct upstream_counters cnt;
+	upstream_servers_counters(s, &cnt);
+	assert_int_equal(cnt.breaker_opens, 1);
+	ldns_rdf_deep_free(z1.name);
+	ldns_rdf_deep_free(z2.name);
+	ldns_rdf_deep_free(z1upper.name);
+}
+
+static void test_table_one_probe(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "example.com.");
+	uint64_t now = 10000;
+	uint64_t hk = upstream_health_key(s, SA(a), z.key);
+
+	for (int i = 0; i < 3; i++)
+		outcome(s, &a, &z, now, false, false);
+	now += 1000; /* past any first cool-down */
+	assert_int_equal(upstream_health_check(s, hk, now), UPSTREAM_HEALTH_PROBE);
+
+	struct upstream_claim p1 = {0}, p2 = {0};
+	const uint8_t *zw = ldns_rdf_data(z.name);
+	size_t zl = ldns_rdf_size(z.name);
+	assert_true(
+		upstream_health_take(s, hk, SA(a), zw, zl, NULL, now, true, P.probe_lease_ms, &p1));
+	assert_true(p1.probe);
+	/* A concurrent query does not get a second probe, and is skipped. */
+	assert_false(
+		upstream_health_take(s, hk, SA(a), zw, zl, NULL, now, true, P.probe_lease_ms, &p2));
+	assert_int_equal(upstream_health_check(s, hk, now), UPSTREAM_HEALTH_SKIP);
+	assert_int_equal(p1.health->inflight, 1);
+
+	/* The probe is cancelled: released, the next query may probe. */
+	upstream_health_release(s, &p1);
+	assert_int_equal(upstream_health_check(s, hk, now), UPSTREAM_HEALTH_PROBE);
+	/* This probe succeeds: closed, recovered. */
+	struct upstream_health_event ev = outcome(s, &a, &z, now, true, true);
+	assert_true(ev.closed);
+	assert_int_equal(upstream_health_check(s, hk, now), UPSTREAM_HEALTH_ALLOW);
+
+	struct upstream_counters cnt;
+	upstream_servers_counters(s, &cnt);
+	assert_int_equal(cnt.breaker_opens, 1);
+	assert_int_equal(cnt.breaker_closes, 1);
+	ldns_rdf_deep_free(z.name);
+}
+
+static void test_inflight_caps(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "example.com."), other = zone(s, "example.org.");
+
+	/* Per server address. */
+	_Atomic uint32_t *si = upstream_servers_inflight(s, SA(a), 1000);
+	assert_non_null(si);
+	assert_true(upstream_inflight_take(si, 2));
+	assert_true(upstream_inflight_take(si, 2));
+	assert_false(upstream_inflight_take(si, 2));
+	assert_int_equal(upstream_servers_inflight_count(s, SA(a)), 2);
+	upstream_inflight_put(si);
+	assert_true(upstream_inflight_take(si, 2));
+	upstream_inflight_put(si);
+	upstream_inflight_put(si);
+	upstream_inflight_put(si); /* never below zero */
+	assert_int_equal(upstream_servers_inflight_count(s, SA(a)), 0);
+	assert_true(upstream_inflight_take(si, 0)); /* 0 = no cap */
+	upstream_inflight_put(si);
+
+	/* Per zone: at the cap the next is refused; other zones are not. */
+	struct upstream_claim c[3];
+	memset(c, 0, sizeof(c));
+	assert_true(upstream_health_zone_take(s, z.key, 2, &c[0]));
+	assert_true(upstream_health_zone_take(s, z.key, 2, &c[1]));
+	assert_false(upstream_health_zone_take(s, z.key, 2, &c[2]));
+	assert_true(upstream_health_zone_take(s, other.key, 2, &c[2]));
+	assert_int_equal(*c[0].zone_inflight, 2);
+	upstream_health_release(s, &c[0]);
+	assert_null(c[0].zone_inflight);
+	assert_true(upstream_health_zone_take(s, z.key, 2, &c[0]));
+	for (int i = 0; i < 3; i++)
+		upstream_health_release(s, &c[i]);
+	ldns_rdf_deep_free(z.name);
+	ldns_rdf_deep_free(other.name);
+}
+
+struct dump {
+	int n;
+	struct upstream_health_info info[4];
+};
+
+static void collect(void *arg, const struct upstream_health_info *info)
+{
+	struct dump *d = arg;
+	assert_true(d->n < 4);
+	d->info[d->n++] = *info;
+}
+
+static void test_health_dump(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "Example.COM."), root = zone(s, ".");
+	uint64_t now = uv_hrtime() / 1000000; /* the dump reads the real clock */
+	struct dump d = {0};
+
+	upstream_servers_health(s, collect, &d);
+	assert_int_equal(d.n, 0);
+	upstream_servers_sample(s, SA(a), 20, now);
+	for (int i = 0; i < 3; i++)
+		outcome(s, &a, &z, now, false, false);
+	outcome(s, &a, &root, now, true, false);
+	upstream_servers_health(s, collect, &d);
+	assert_int_equal(d.n, 2);
+	int zi = strcmp(d.info[0].zone, ".") == 0 ? 1 : 0;
+	struct upstream_health_info *zinfo = &d.info[zi], *rinfo = &d.info[1 - zi];
+	assert_string_equal(zinfo->zone, "example.com.");
+	assert_string_equal(rinfo->zone, ".");
+	assert_string_equal(zinfo->provider, "example.net");
+	assert_int_equal(zinfo->breaker, UPSTREAM_BREAKER_OPEN);
+	assert_int_equal(zinfo->failures, 3);
+	assert_in_range(zinfo->cooldown_left_ms, 1, 500);
+	assert_int_equal(zinfo->srtt_ms, 20);
+	assert_true(zinfo->rto_ms >= 20);
+	assert_int_equal(zinfo->inflight, 0);
+	assert_int_equal(rinfo->breaker, UPSTREAM_BREAKER_CLOSED);
+	assert_int_equal(rinfo->failures, 0);
+	assert_int_equal(rinfo->addr.ss_family, AF_INET);
+	ldns_rdf_deep_free(z.name);
+	ldns_rdf_deep_free(root.name);
+}
+
+static void test_name_text(void **state)
+{
+	char buf[64];
+	static const uint8_t odd[] = {3, 'a', '.', 'b', 2, 0x01, ' ', 0};
+	upstream_name_text(odd, sizeof(odd), buf, sizeof(buf));
+	assert_string_equal(buf, "a\\.b.\\001\\032.");
+	static const uint8_t root[] = {0};
+	upstream_name_text(root, 1, buf, sizeof(buf));
+	assert_string_equal(buf, ".");
+	static const uint8_t com[] = {3, 'c', 'o', 'm', 0};
+	upstream_name_text(com, sizeof(com), buf, 4); /* too small: cut, terminated */
+	assert_true(strlen(buf) < 4);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_cooldown_doubles_capped_jittered),
+		cmocka_unit_test(test_half_open_one_probe),
+		cmocka_unit_test(test_probe_success_closes),
+		cmocka_unit_test(test_probe_failure_reopens_doubled),
+		cmocka_unit_test(test_pack_roundtrip),
+		T(test_zones_independent),
+		T(test_table_one_probe),
+		T(test_inflight_caps),
+		T(test_health_dump),
+		cmocka_unit_test(test_name_text),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
