@@ -403,6 +403,59 @@ static int key_root_hints(struct parser *p, const char *key, const char *val)
 	return 0;
 }
 
+/* `stub-zone: NAME` / `forward-zone: NAME`: starts a zone; its servers follow. */
+static int key_stub_zone(struct parser *p, const char *key, const char *val)
+{
+	struct config *cfg = p->cfg;
+	ldns_rdf *name = NULL;
+	if (cfg->nstubs >= CONFIG_MAX_STUBS)
+		return parser_fail(p, "too many stub and forward zones (at most %d)",
+				   CONFIG_MAX_STUBS);
+	if (strlen(val) >= CONFIG_NAME_MAX || ldns_str2rdf_dname(&name, val) != LDNS_STATUS_OK)
+		return parser_fail(p, "bad domain name '%s' for '%s'", val, key);
+	ldns_rdf_deep_free(name);
+	struct config_stub *stub = &cfg->stubs[cfg->nstubs++];
+	memset(stub, 0, sizeof(*stub));
+	snprintf(stub->zone, sizeof(stub->zone), "%s", val);
+	stub->forward = strcmp(key, "forward-zone") == 0;
+	return 0;
+}
+
+/* `stub-addr: ADDR[@PORT] [PROVIDER]` (and forward-addr) for the last zone. */
+static int key_stub_addr(struct parser *p, const char *key, const char *val)
+{
+	struct config *cfg = p->cfg;
+	bool forward = strcmp(key, "forward-addr") == 0;
+	if (cfg->nstubs == 0 || cfg->stubs[cfg->nstubs - 1].forward != forward)
+		return parser_fail(p, "'%s' must follow a '%s' line", key,
+				   forward ? "forward-zone" : "stub-zone");
+	struct config_stub *stub = &cfg->stubs[cfg->nstubs - 1];
+	if (stub->naddrs >= CONFIG_MAX_STUB_ADDRS)
+		return parser_fail(p, "too many '%s' lines for %s (at most %d)", key, stub->zone,
+				   CONFIG_MAX_STUB_ADDRS);
+	char addr[INET6_ADDRSTRLEN + 16];
+	const char *sp = strpbrk(val, " \t");
+	size_t alen = sp ? (size_t)(sp - val) : strlen(val);
+	if (alen >= sizeof(addr))
+		return parser_fail(p, "bad address '%s' for '%s'", val, key);
+	memcpy(addr, val, alen);
+	addr[alen] = '\0';
+	if (config_parse_addr_port(addr, 53, &stub->addrs[stub->naddrs]) != 0)
+		return parser_fail(p, "bad address '%s' for '%s' (expected ADDR[@PORT] [PROVIDER])",
+				   addr, key);
+	const char *prov = sp ? sp + strspn(sp, " \t") : "";
+	size_t plen = strlen(prov);
+	for (size_t i = 0; i < plen; i++)
+		if (!isalnum((unsigned char)prov[i]) && prov[i] != '-')
+			return parser_fail(p, "bad provider '%s' for '%s' (letters, digits, '-')",
+					   prov, key);
+	if (plen >= CONFIG_PROVIDER_MAX)
+		return parser_fail(p, "provider name '%s' is too long", prov);
+	memcpy(stub->provider[stub->naddrs], prov, plen + 1);
+	stub->naddrs++;
+	return 0;
+}
+
 static int key_control_socket(struct parser *p, const char *key, const char *val)
 {
 	size_t len = strlen(val);
@@ -615,6 +668,10 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 86400 * 7),
 	KEY_CALL("empty-answer-guard-zone", key_guard_zone),
 	KEY_CALL("control-socket", key_control_socket),
+	KEY_CALL("stub-zone", key_stub_zone),
+	KEY_CALL("forward-zone", key_stub_zone),
+	KEY_CALL("stub-addr", key_stub_addr),
+	KEY_CALL("forward-addr", key_stub_addr),
 	KEY_CALL("empty-answer-guard-exclude", key_guard_zone),
 };
 
@@ -729,6 +786,12 @@ static int parser_finish(struct parser *p)
 	if (cfg->cache_min_ttl > cfg->cache_max_ttl)
 		return parser_fail(p, "cache-min-ttl (%u) is greater than cache-max-ttl (%u)",
 				   cfg->cache_min_ttl, cfg->cache_max_ttl);
+	for (i = 0; i < cfg->nstubs; i++)
+		if (cfg->stubs[i].naddrs == 0)
+			return parser_fail(p, "%s-zone %s has no %s-addr line",
+					   cfg->stubs[i].forward ? "forward" : "stub",
+					   cfg->stubs[i].zone,
+					   cfg->stubs[i].forward ? "forward" : "stub");
 	if (!cfg->do_ip4 && !cfg->do_ip6)
 		return parser_fail(p,
 				   "do-ip4 and do-ip6 are both 'no': no way to reach any server");

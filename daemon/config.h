@@ -14,6 +14,23 @@
 #define CONFIG_MAX_ACL 64
 #define CONFIG_MAX_ZONES 64
 #define CONFIG_NAME_MAX 256 /* a domain name in presentation form */
+#define CONFIG_MAX_STUBS 16
+#define CONFIG_MAX_STUB_ADDRS 16
+#define CONFIG_PROVIDER_MAX 64
+
+/*
+ * A stub zone (authoritative servers for a zone, e.g. a corporate zone) or
+ * a forward zone (recursive resolvers that answer for it), with each
+ * server's provider: servers of different providers fail over to each other
+ * and are hedged across, as NS sets of different registrable domains are.
+ */
+struct config_stub {
+	char zone[CONFIG_NAME_MAX];
+	bool forward;
+	struct sockaddr_storage addrs[CONFIG_MAX_STUB_ADDRS];	   /* port included */
+	char provider[CONFIG_MAX_STUB_ADDRS][CONFIG_PROVIDER_MAX]; /* "" = its own */
+	size_t naddrs;
+};
 
 struct config_listen {
 	struct sockaddr_storage addr; /* port included */
@@ -75,6 +92,10 @@ struct config {
 	size_t nguard_exclude;
 
 	char control_socket[108]; /* control-socket: unix socket path, "" = none */
+
+	/* stub-zone / stub-addr, forward-zone / forward-addr */
+	struct config_stub stubs[CONFIG_MAX_STUBS];
+	size_t nstubs;
 
 	int verbosity; /* 0 err .. 3 debug (default 1 = warnings) */
 };

@@ -127,6 +127,63 @@ static void zone_list_free(struct resolver_zone_list *list)
 	list->count = 0;
 }
 
+/*
+ * Stub and forward zones for the resolver. Each server's provider becomes a
+ * name under "holdfast-provider." whose registrable domain is the provider
+ * label (or one per address when none is given), so upstream/'s provider
+ * grouping applies unchanged.
+ */
+static int stubs_build(struct daemon_ctx *ctx)
+{
+	const struct config *cfg = &ctx->cfg;
+	if (cfg->nstubs == 0)
+		return 0;
+	struct resolver_stub *stubs = calloc(cfg->nstubs, sizeof(*stubs));
+	if (!stubs)
+		return -1;
+	ctx->resolver_opts.stubs = stubs;
+	ctx->resolver_opts.nstubs = cfg->nstubs;
+	for (size_t i = 0; i < cfg->nstubs; i++) {
+		const struct config_stub *cs = &cfg->stubs[i];
+		struct resolver_stub *rs = &stubs[i];
+		rs->forward = cs->forward;
+		rs->addrs = calloc(cs->naddrs, sizeof(*rs->addrs));
+		rs->provider_ns = calloc(cs->naddrs, sizeof(*rs->provider_ns));
+		if (ldns_str2rdf_dname(&rs->zone, cs->zone) != LDNS_STATUS_OK || !rs->addrs ||
+		    !rs->provider_ns)
+			return -1;
+		for (size_t j = 0; j < cs->naddrs; j++) {
+			char name[CONFIG_PROVIDER_MAX + 64];
+			if (cs->provider[j][0])
+				snprintf(name, sizeof(name), "ns.%s.holdfast-provider.",
+					 cs->provider[j]);
+			else
+				snprintf(name, sizeof(name), "ns.z%zu-a%zu.holdfast-provider.", i,
+					 j);
+			if (ldns_str2rdf_dname(&rs->provider_ns[j], name) != LDNS_STATUS_OK)
+				return -1;
+			rs->addrs[j] = cs->addrs[j];
+			rs->naddrs++;
+		}
+	}
+	return 0;
+}
+
+static void stubs_free(struct daemon_ctx *ctx)
+{
+	struct resolver_stub *stubs = (struct resolver_stub *)ctx->resolver_opts.stubs;
+	for (size_t i = 0; stubs && i < ctx->resolver_opts.nstubs; i++) {
+		ldns_rdf_deep_free(stubs[i].zone);
+		for (size_t j = 0; j < stubs[i].naddrs; j++)
+			ldns_rdf_deep_free(stubs[i].provider_ns[j]);
+		free(stubs[i].provider_ns);
+		free(stubs[i].addrs);
+	}
+	free(stubs);
+	ctx->resolver_opts.stubs = NULL;
+	ctx->resolver_opts.nstubs = 0;
+}
+
 /* Config and flags into the options of each module. */
 static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 {
@@ -206,6 +263,10 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 		return -1;
 	}
 	ctx->stale_client_timeout_ms = cfg->stale_client_timeout_ms;
+	if (stubs_build(ctx) != 0) {
+		fprintf(stderr, "holdfast: out of memory\n");
+		return -1;
+	}
 
 	ctx->env.cache = ctx->cache;
 	ctx->env.stats = &ctx->stats;
@@ -281,6 +342,7 @@ out:
 	cache_destroy(ctx.cache);
 	upstream_servers_destroy(ctx.servers);
 	ldns_rr_list_deep_free(ctx.root_hints);
+	stubs_free(&ctx);
 	zone_list_free(&ctx.resolver_opts.guard_include);
 	zone_list_free(&ctx.resolver_opts.guard_exclude);
 	cache_thread_unregister();

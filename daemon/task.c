@@ -384,6 +384,7 @@ static bool task_step(struct task *t)
 			.candidate_ns = send.server_ns,
 			.avoid = send.avoid,
 			.retry = send.retry,
+			.rd = send.rd,
 		};
 		if (upstream_query_start(w->upstream, &ur, on_upstream, t, &t->upq) == 0)
 			return true;

@@ -22,6 +22,8 @@ struct zone_cut {
 	unsigned ns_fetches;
 	bool from_hints;
 	bool from_cache; /* found in the cache (may be outdated), not a fresh referral */
+	bool configured; /* a stub or forward zone's servers (from the configuration) */
+	bool forward;	 /* the servers are recursive resolvers: ask with RD=1 */
 };
 
 enum query_state {

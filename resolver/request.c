@@ -488,7 +488,8 @@ static void choose_sname(const struct resolver_request *req, struct query *q)
 	int cut = dns_name_label_count(q->cut.zone);
 	ldns_rdf_deep_free(q->sname);
 	q->sname = NULL;
-	if (opts->qname_minimisation && !q->qmin_off && !q->priming &&
+	/* A forwarder resolves the whole name itself: nothing to minimise. */
+	if (opts->qname_minimisation && !q->qmin_off && !q->priming && !q->cut.forward &&
 	    q->qtype != LDNS_RR_TYPE_DS) {
 		if (q->qmin_labels < cut + 1)
 			q->qmin_labels = cut + 1;
@@ -594,7 +595,9 @@ static bool query_iterate(struct resolver_request *req, struct query *q, struct 
 	out->retry = q->step_attempts > 0;
 	out->avoid = q->last_failed.ss_family != AF_UNSPEC ? &q->last_failed : NULL;
 	q->step_attempts++;
-	out->configured = zone_cut_addrs_from_hints(req->env, req->send_addrs, n);
+	out->configured =
+		q->cut.configured || zone_cut_addrs_from_hints(req->env, req->send_addrs, n);
+	out->rd = q->cut.forward;
 	req->upstream_queries++;
 	return true;
 }
@@ -825,7 +828,9 @@ static void query_on_alias(struct resolver_request *req, struct query *q, const 
 	/* The server is authoritative for the chain's end and says it is empty. */
 	bool in_zone = dns_name_is_subdomain(q->qname, q->cut.zone);
 	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(resp);
-	if (in_zone && ldns_pkt_aa(resp) && !referral_zone(resp, q->qname, q->cut.zone)) {
+	/* A forwarder's word on its zone is final too (it is not authoritative). */
+	if (in_zone && (ldns_pkt_aa(resp) || q->cut.forward) &&
+	    !referral_zone(resp, q->qname, q->cut.zone)) {
 		query_negative(req, q, resp, q->qname, rcode == LDNS_RCODE_NXDOMAIN, now);
 		return;
 	}
@@ -928,6 +933,11 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 		if (minimised) {
 			q->qmin_labels++;
 			query_progress(q);
+			return;
+		}
+		if (q->cut.forward) {
+			/* A recursive forwarder's empty NOERROR is a NODATA. */
+			query_negative(req, q, resp, q->qname, false, now);
 			return;
 		}
 		/* Lame: neither data nor a referral nor authority. */

@@ -53,6 +53,21 @@ struct resolver_zone_list {
 	size_t count;
 };
 
+/*
+ * A zone whose servers come from the configuration: a stub zone
+ * (authoritative servers) or a forward zone (recursive resolvers, asked
+ * with RD=1). provider_ns[i] is a name whose registrable domain stands for
+ * address i's provider, so upstream/ fails over and hedges across them as
+ * it does across the providers of an NS set.
+ */
+struct resolver_stub {
+	ldns_rdf *zone;
+	bool forward;
+	struct sockaddr_storage *addrs;
+	ldns_rdf **provider_ns;
+	size_t naddrs;
+};
+
 struct resolver_opts {
 	bool qname_minimisation;
 	bool harden_glue;	/* drop glue outside the delegating zone */
@@ -63,7 +78,9 @@ struct resolver_opts {
 	struct cache_policy policy;
 	/* Guard only these zones (empty list = every zone), never these. */
 	struct resolver_zone_list guard_include, guard_exclude;
-	unsigned guard_cross_checks; /* other servers asked before trusting emptiness (2) */
+	unsigned guard_cross_checks;	   /* other servers asked before trusting emptiness (2) */
+	const struct resolver_stub *stubs; /* configured stub and forward zones */
+	size_t nstubs;
 };
 
 /* Counters shared by every request (atomics; read by the control socket). */
@@ -103,6 +120,7 @@ struct resolver_send {
 	size_t nservers;
 	bool configured;		      /* every server is from the root hints */
 	bool retry;			      /* an earlier attempt for this step failed */
+	bool rd;			      /* forwarding: recursion desired */
 	const struct sockaddr_storage *avoid; /* the server that just failed, or NULL */
 };
 

@@ -147,8 +147,11 @@ void zone_cut_add_cached_addrs(struct zone_cut *cut, const struct resolver_env *
 			    (types[t] == LDNS_RR_TYPE_AAAA && !env->opts->do_ip6))
 				continue;
 			struct cache_result res;
-			if (cache_lookup(env->cache, name, types[t], now, &res) != CACHE_FRESH)
+			enum cache_status st = cache_lookup(env->cache, name, types[t], now, &res);
+			if (st != CACHE_FRESH) {
+				cache_result_clear(&res); /* a stale hit owns records too */
 				continue;
+			}
 			if (res.kind == CACHE_KIND_RRSET)
 				zone_cut_add_addrs(cut, env, res.rrs);
 			else if (i < RESOLVER_MAX_NS) /* known not to exist: no fetch */
@@ -170,6 +173,50 @@ void zone_cut_from_hints(struct zone_cut *cut, const struct resolver_env *env)
 	ldns_rdf_deep_free(root);
 }
 
+/* The cut of a configured stub or forward zone: its servers, by provider. */
+static void zone_cut_from_stub(struct zone_cut *cut, const struct resolver_env *env,
+			       const struct resolver_stub *stub)
+{
+	ldns_rr_list *ns = ldns_rr_list_new();
+	for (size_t i = 0; ns && i < stub->naddrs; i++) {
+		ldns_rr *rr = ldns_rr_new_frm_type(LDNS_RR_TYPE_NS);
+		if (!rr)
+			continue;
+		ldns_rr_set_owner(rr, ldns_rdf_clone(stub->zone));
+		ldns_rr_set_ttl(rr, 0);
+		ldns_rr_set_rdf(rr, ldns_rdf_clone(stub->provider_ns[i]), 0);
+		if (!ldns_rr_list_push_rr(ns, rr))
+			ldns_rr_free(rr);
+	}
+	zone_cut_set(cut, stub->zone, ns); /* one NS name per provider */
+	ldns_rr_list_deep_free(ns);
+	for (size_t i = 0; i < stub->naddrs && cut->naddrs < RESOLVER_MAX_ADDRS; i++) {
+		int family = stub->addrs[i].ss_family;
+		if ((family == AF_INET && !env->opts->do_ip4) ||
+		    (family == AF_INET6 && !env->opts->do_ip6) ||
+		    zone_cut_find_addr(cut, &stub->addrs[i]) >= 0)
+			continue;
+		int idx = ns_index(cut, stub->provider_ns[i]);
+		cut->addrs[cut->naddrs] = stub->addrs[i];
+		cut->addr_failed[cut->naddrs] = false;
+		cut->addr_ns[cut->naddrs] = (uint8_t)(idx < 0 ? 0 : idx);
+		cut->naddrs++;
+	}
+	/* The provider names are labels, not hosts: nothing to look up. */
+	for (size_t i = 0; i < RESOLVER_MAX_NS; i++)
+		cut->ns_fetched_a[i] = cut->ns_fetched_aaaa[i] = true;
+	cut->configured = true;
+	cut->forward = stub->forward;
+}
+
+static const struct resolver_stub *stub_for(const struct resolver_env *env, const ldns_rdf *zone)
+{
+	for (size_t i = 0; i < env->opts->nstubs; i++)
+		if (rrset_name_equal(env->opts->stubs[i].zone, zone))
+			return &env->opts->stubs[i];
+	return NULL;
+}
+
 bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const ldns_rdf *name,
 		   uint16_t qtype, uint64_t now)
 {
@@ -181,6 +228,14 @@ bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const l
 		ldns_rdf *zone = dns_name_suffix(name, l);
 		if (!zone)
 			continue;
+		/* A configured zone beats what the cache says about the same
+		 * zone; delegations cached below it still win (deeper first). */
+		const struct resolver_stub *stub = stub_for(env, zone);
+		if (stub) {
+			zone_cut_from_stub(cut, env, stub);
+			ldns_rdf_deep_free(zone);
+			return false;
+		}
 		struct cache_result res;
 		enum cache_status st = cache_lookup(env->cache, zone, LDNS_RR_TYPE_NS, now, &res);
 		if (st == CACHE_FRESH && res.kind == CACHE_KIND_RRSET &&

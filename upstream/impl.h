@@ -371,7 +371,8 @@ const char *upstream_match_str(enum upstream_match m);
  * module's dns_write_query(), which it stands in for.
  */
 int upstream_wire_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *qname,
-			uint16_t qtype, uint16_t qclass, uint16_t edns_size, bool dnssec_ok);
+			uint16_t qtype, uint16_t qclass, uint16_t edns_size, bool dnssec_ok,
+			bool rd);
 
 /* Checks that `wire` answers the query `id` for exactly this question (the
  * name compared case-insensitively, RFC 4343). */

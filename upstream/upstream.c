@@ -1086,7 +1086,7 @@ int upstream_query_start(struct upstream *up, const struct upstream_request *req
 
 	int ret = upstream_wire_query(leg->query + 2, UPSTREAM_QUERY_MAX, leg->id, req->qname,
 				      req->qtype, req->qclass, up->opts->edns_buffer_size,
-				      req->dnssec_ok);
+				      req->dnssec_ok, req->rd);
 	if (ret < 0)
 		goto out_free_query;
 	q->qlen = (size_t)ret;

@@ -101,6 +101,9 @@ struct upstream_request {
 	const struct sockaddr_storage *avoid;
 	/* Not the first attempt for this question: paid from the retry budget. */
 	bool retry;
+	/* Recursion desired: the candidates are recursive resolvers (forward
+	 * zones), not authorities. */
+	bool rd;
 };
 
 /* The shared server table. NULL on allocation failure. */

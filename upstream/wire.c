@@ -11,6 +11,7 @@
  * the TC bit are the resolver's business.
  */
 #include "upstream/impl.h"
+#include "dns/dns.h"
 
 #include <errno.h>
 #include <string.h>
@@ -35,42 +36,17 @@ const char *upstream_match_str(enum upstream_match m)
 }
 
 int upstream_wire_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *qname,
-			uint16_t qtype, uint16_t qclass, uint16_t edns_size, bool dnssec_ok)
+			uint16_t qtype, uint16_t qclass, uint16_t edns_size, bool dnssec_ok,
+			bool rd)
 {
 	if (qname == NULL || ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME)
 		return -EINVAL;
-	ldns_rdf *name = ldns_rdf_clone(qname);
-	if (name == NULL)
-		return -ENOMEM;
-	/* Takes ownership of `name`. Flags 0: RD=0, we iterate ourselves. */
-	ldns_pkt *pkt = ldns_pkt_query_new(name, (ldns_rr_type)qtype, (ldns_rr_class)qclass, 0);
-	if (pkt == NULL)
-		return -ENOMEM;
-	ldns_pkt_set_id(pkt, id);
-	if (edns_size > 0) {
-		/* RFC 6891 §6.2.5: advertise what we can reassemble. */
-		ldns_pkt_set_edns_udp_size(pkt, edns_size);
-		ldns_pkt_set_edns_do(pkt, dnssec_ok);
-	}
-
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	int ret;
-	if (ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK) {
-		ret = -EINVAL;
-		goto out_free_pkt;
-	}
-	if (len > cap) {
-		ret = -ENOSPC;
-		goto out_free_wire;
-	}
-	memcpy(out, wire, len);
-	ret = (int)len;
-out_free_wire:
-	LDNS_FREE(wire);
-out_free_pkt:
-	ldns_pkt_free(pkt);
-	return ret;
+	/* dns/'s writer: no allocation on the way out. RD=0 (we iterate),
+	 * unless forwarding to a recursive upstream. */
+	int len = dns_write_query(out, cap, id, qname, qtype, qclass, edns_size, dnssec_ok);
+	if (len >= 3 && rd)
+		out[2] |= 0x01; /* RFC 1035 §4.1.1: RD is the low bit of byte 2 */
+	return len;
 }
 
 enum upstream_match upstream_wire_match(const uint8_t *wire, size_t len, uint16_t id,

@@ -332,7 +332,7 @@ def unbound_conf(addr, threads, root_hints, tmp):
 class Resolver:
     """One running resolver process, listening on `addr`@53."""
 
-    def __init__(self, kind, addr, threads, root_hints, tmp_root, tag):
+    def __init__(self, kind, addr, threads, root_hints, tmp_root, tag, extra_conf=""):
         self.kind = kind
         self.addr = addr
         self.threads = threads
@@ -345,7 +345,7 @@ class Resolver:
                 raise HarnessError("RESOLVER=holdfast needs HOLDFAST_BIN (got %r)" % binary)
             self.conf = os.path.join(self.tmp, "holdfast.conf")
             with open(self.conf, "w") as f:
-                f.write(holdfast_conf(addr, threads, root_hints))
+                f.write(holdfast_conf(addr, threads, root_hints) + extra_conf)
             argv = [binary, "-c", self.conf]
             if threads > 1:
                 # Exercise the command-line overrides too (same values as

@@ -38,7 +38,7 @@ static void test_query_shape(void **state)
 	ldns_rdf *q = name("www.Example.COM.");
 
 	int len = upstream_wire_query(buf, sizeof(buf), 0xbeef, q, LDNS_RR_TYPE_AAAA,
-				      LDNS_RR_CLASS_IN, 1232, true);
+				      LDNS_RR_CLASS_IN, 1232, true, false);
 	assert_true(len > LDNS_HEADER_SIZE);
 
 	ldns_pkt *p = NULL;
@@ -59,19 +59,27 @@ static void test_query_shape(void **state)
 
 	/* No EDNS when the size is 0. */
 	len = upstream_wire_query(buf, sizeof(buf), 1, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0,
-				  false);
+				  false, false);
 	assert_true(len > 0);
 	assert_int_equal(ldns_wire2pkt(&p, buf, (size_t)len), LDNS_STATUS_OK);
 	assert_int_equal(ldns_pkt_arcount(p), 0);
 	ldns_pkt_free(p);
 
+	/* Forwarding asks a recursive upstream: RD=1. */
+	len = upstream_wire_query(buf, sizeof(buf), 2, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232,
+				  false, true);
+	assert_true(len > 0);
+	assert_int_equal(ldns_wire2pkt(&p, buf, (size_t)len), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_rd(p));
+	ldns_pkt_free(p);
+
 	/* Too small a buffer, or not a name. */
-	assert_int_equal(
-		upstream_wire_query(buf, 20, 1, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232, false),
-		-ENOSPC);
+	assert_int_equal(upstream_wire_query(buf, 20, 1, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232,
+					     false, false),
+			 -ENOSPC);
 	ldns_rdf *notname = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, "192.0.2.1");
 	assert_int_equal(upstream_wire_query(buf, sizeof(buf), 1, notname, LDNS_RR_TYPE_A,
-					     LDNS_RR_CLASS_IN, 1232, false),
+					     LDNS_RR_CLASS_IN, 1232, false, false),
 			 -EINVAL);
 	ldns_rdf_deep_free(notname);
 	ldns_rdf_deep_free(q);
