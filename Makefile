@@ -46,6 +46,10 @@ format-check:
 	@bad=$$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror 2>&1 | grep -c 'error:' || true); \
 	if [ "$$bad" != "0" ]; then git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror; exit 1; fi
 
+# The serve-stale / empty-answer-guard demo (README): about 20 s.
+demo: build
+	demo/run.sh build/daemon/holdfast
+
 deckard:
 	tests/deckard/run.sh
 

@@ -24,6 +24,7 @@ struct zone_cut {
 	bool from_cache; /* found in the cache (may be outdated), not a fresh referral */
 	bool configured; /* a stub or forward zone's servers (from the configuration) */
 	bool forward;	 /* the servers are recursive resolvers: ask with RD=1 */
+	bool answered;	 /* one of its servers sent a parsable response */
 };
 
 enum query_state {
@@ -115,6 +116,10 @@ ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uin
 /* First RR with the given owner and type, or NULL. */
 ldns_rr *rrset_find(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t type);
 bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b);
+/* Removes records whose RDATA cannot be what their type says (an NS
+ * without a name, an A of 3 bytes...): input from the network is hostile
+ * and the iterator reads these fields. The number removed. */
+unsigned rrset_scrub_malformed(ldns_pkt *pkt);
 /* Appends clones of `src` to `dst`. */
 void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src);
 

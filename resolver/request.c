@@ -515,7 +515,10 @@ static bool query_fall_back_to_parent(struct resolver_request *req, struct query
 	int labels = dns_name_label_count(q->cut.zone);
 	/* Only a delegation taken from the cache can be outdated; one this
 	 * request was just given is what the parent says now. */
-	if (labels == 0 || !q->cut.from_cache ||
+	/* And only when its servers answered something useless (lame, SERVFAIL):
+	 * servers that are silent are down, and the parent would hand back the
+	 * same delegation; asking it would only add traffic to an outage. */
+	if (labels == 0 || !q->cut.from_cache || !q->cut.answered ||
 	    q->parent_fallbacks >= RESOLVER_MAX_PARENT_FALLBACKS)
 		return false;
 	ldns_rdf *parent = dns_name_suffix(q->cut.zone, labels - 1);
@@ -985,6 +988,11 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 		q->tcp_server = -1;
 		return;
 	}
+	q->cut.answered = true;
+	unsigned bad = rrset_scrub_malformed(resp);
+	if (bad)
+		log_qdebug(LOG_RESOLVER, req->id, "dropped %u malformed record(s) from a response",
+			   bad);
 	enum resolver_class cls = resolver_classify(resp, q->sname, q->stype, q->cut.zone);
 	if (log_verbosity >= LOG_LEVEL_DEBUG) {
 		char nbuf[DNS_NAME_MAX * 4 + 8], zbuf[DNS_NAME_MAX * 4 + 8];

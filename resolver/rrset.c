@@ -56,3 +56,56 @@ void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src)
 			ldns_rr_free(copy);
 	}
 }
+
+/* The RDATA shape the iterator relies on for the types it interprets. */
+static bool rr_is_well_formed(const ldns_rr *rr)
+{
+	switch (ldns_rr_get_type(rr)) {
+	case LDNS_RR_TYPE_NS:
+	case LDNS_RR_TYPE_CNAME:
+	case LDNS_RR_TYPE_DNAME:
+	case LDNS_RR_TYPE_PTR:
+		return ldns_rr_rd_count(rr) == 1 && ldns_rr_rdf(rr, 0) &&
+		       ldns_rdf_get_type(ldns_rr_rdf(rr, 0)) == LDNS_RDF_TYPE_DNAME;
+	case LDNS_RR_TYPE_A:
+		return ldns_rr_rd_count(rr) == 1 && ldns_rr_rdf(rr, 0) &&
+		       ldns_rdf_size(ldns_rr_rdf(rr, 0)) == 4;
+	case LDNS_RR_TYPE_AAAA:
+		return ldns_rr_rd_count(rr) == 1 && ldns_rr_rdf(rr, 0) &&
+		       ldns_rdf_size(ldns_rr_rdf(rr, 0)) == 16;
+	case LDNS_RR_TYPE_SOA:
+		return ldns_rr_rd_count(rr) == 7 && ldns_rr_rdf(rr, 6) &&
+		       ldns_rdf_size(ldns_rr_rdf(rr, 6)) == 4;
+	default:
+		return ldns_rr_owner(rr) != NULL;
+	}
+}
+
+static ldns_rr_list *scrub_list(ldns_rr_list *list, unsigned *dropped)
+{
+	ldns_rr_list *kept = ldns_rr_list_new();
+	if (!kept)
+		return NULL;
+	for (size_t i = 0; list && i < ldns_rr_list_rr_count(list); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(list, i);
+		if (rr_is_well_formed(rr) && ldns_rr_list_push_rr(kept, rr))
+			continue;
+		ldns_rr_free(rr);
+		(*dropped)++;
+	}
+	ldns_rr_list_free(list); /* the list only: its records moved or were freed */
+	return kept;
+}
+
+unsigned rrset_scrub_malformed(ldns_pkt *pkt)
+{
+	unsigned dropped = 0;
+	ldns_rr_list *l;
+	if ((l = scrub_list(ldns_pkt_answer(pkt), &dropped)))
+		ldns_pkt_set_answer(pkt, l);
+	if ((l = scrub_list(ldns_pkt_authority(pkt), &dropped)))
+		ldns_pkt_set_authority(pkt, l);
+	if ((l = scrub_list(ldns_pkt_additional(pkt), &dropped)))
+		ldns_pkt_set_additional(pkt, l);
+	return dropped;
+}

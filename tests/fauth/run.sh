@@ -30,7 +30,7 @@ export PYTHONDONTWRITEBYTECODE=1   # keep the source tree clean
 rc=0
 # shellcheck disable=SC2016 # expanded by the inner shell, on purpose
 timeout -s KILL "$FAUTH_TEST_TIMEOUT" \
-	unshare -rn --pid --fork --kill-child \
+	unshare -rn --pid --fork --kill-child --mount-proc \
 	sh -c 'py=$0 dir=$1 && shift && ip link set lo up &&
 		FAUTH_NETNS=1 exec "$py" -m pytest -q --rootdir="$dir" "$dir" "$@"' \
 	"$py" "$here" "$@" || rc=$?

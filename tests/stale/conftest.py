@@ -1,0 +1,169 @@
+"""
+pytest set-up for the serve-stale and empty-answer-guard tests: one fauth
+hierarchy for the session, one holdfast instance per configuration (started
+on first use, stopped at the end with exit status 0 asserted), faults
+cleared after every case, and the logs of holdfast and fauth attached to a
+failed case. Run through run.sh, which provides the private network
+namespace and HOLDFAST_BIN.
+"""
+import os
+import shutil
+import tempfile
+
+import pytest
+
+import stalekit
+
+# Each configuration: (address, config overrides). The default windows are
+# in stalekit.holdfast_conf.
+INSTANCES = {
+    "main": ("127.0.0.53", {}),
+    "max_stale": ("127.0.0.54", {"max_stale_ttl": 8}),
+    "no_stale": ("127.0.0.55", {"serve_stale": "no"}),
+    "no_guard": ("127.0.0.56", {"empty_answer_guard": "no"}),
+    "guard_exclude": ("127.0.0.57", {"empty_answer_guard_exclude": "svc.test."}),
+    "guard_scoped": ("127.0.0.58", {"empty_answer_guard_zone": "in.svc.test."}),
+    "outage": ("127.0.0.59", {}),
+    # answers stale after 50 ms: shorter than the quickest upstream timeout
+    # (200 ms), so a late-but-in-time authority answer can refresh behind it
+    "quick_stale": ("127.0.0.60", {"stale_answer_client_timeout": 50}),
+}
+
+_live = {}       # tag -> Holdfast, for logs on failure and the alive check
+_fauth = []
+
+
+def _check_private_netns():
+    if os.environ.get("HOLDFAST_NETNS") != "1":
+        pytest.exit("these tests must run inside a private network namespace: "
+                    "use tests/stale/run.sh", returncode=3)
+    with open("/proc/self/net/dev") as f:
+        ifaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
+    if ifaces != ["lo"]:
+        pytest.exit("network namespace is not private (interfaces: %s)" % ifaces, returncode=3)
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    _check_private_netns()
+    base = os.environ.get("HOLDFAST_STALE_TMP")
+    if base:
+        yield tempfile.mkdtemp(prefix="run-", dir=base)
+        return
+    path = tempfile.mkdtemp(prefix="holdfast-stale-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fauth(workdir):
+    fa = stalekit.FaultyAuthority(servers=stalekit.SERVERS, zones=stalekit.AUTH_ZONES,
+                                  workdir=workdir)
+    fa.start()
+    _fauth.append(fa)
+    yield fa
+    _fauth.remove(fa)
+    rc, killed = fa.stop()
+    assert rc == 0 and not killed, "fauth exited with %s (killed: %s)" % (rc, killed)
+
+
+@pytest.fixture(scope="session")
+def root_hints(workdir):
+    return stalekit.write_root_hints(os.path.join(workdir, "root.hints"))
+
+
+def _instance(tag, workdir, root_hints):
+    binary = os.environ.get("HOLDFAST_BIN")
+    if not binary or not os.access(binary, os.X_OK):
+        pytest.exit("HOLDFAST_BIN must name the holdfast binary (got %r)" % binary,
+                    returncode=3)
+    addr, overrides = INSTANCES[tag]
+    hf = stalekit.Holdfast(binary, tag, addr, workdir, root_hints, **overrides)
+    _live[tag] = hf
+    try:
+        hf.wait_ready()
+    except Exception:
+        hf.stop()
+        del _live[tag]
+        raise
+    yield hf
+    rc, killed = hf.stop()
+    del _live[tag]
+    # DESIGN.md: holdfast stops on SIGTERM with exit status 0.
+    assert not killed, "holdfast-%s did not stop after SIGTERM:\n%s" % (tag, hf.log_tail())
+    assert rc == 0, "holdfast-%s exited with %s on SIGTERM:\n%s" % (tag, rc, hf.log_tail())
+
+
+@pytest.fixture(scope="session")
+def main(fauth, workdir, root_hints):
+    """The default test configuration on 127.0.0.53."""
+    yield from _instance("main", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def max_stale(fauth, workdir, root_hints):
+    """max-stale-ttl: 8."""
+    yield from _instance("max_stale", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def no_stale(fauth, workdir, root_hints):
+    """serve-stale: no."""
+    yield from _instance("no_stale", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def no_guard(fauth, workdir, root_hints):
+    """empty-answer-guard: no."""
+    yield from _instance("no_guard", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def guard_exclude(fauth, workdir, root_hints):
+    """empty-answer-guard-exclude: svc.test."""
+    yield from _instance("guard_exclude", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def guard_scoped(fauth, workdir, root_hints):
+    """empty-answer-guard-zone: in.svc.test. (only that subtree guarded)."""
+    yield from _instance("guard_scoped", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def quick_stale(fauth, workdir, root_hints):
+    """stale-answer-client-timeout: 50 (ms)."""
+    yield from _instance("quick_stale", workdir, root_hints)
+
+
+@pytest.fixture(scope="session")
+def outage(fauth, workdir, root_hints):
+    """The default configuration, for the case that takes ns1 and ns2 down
+    whole (its server health state must not leak into other cases)."""
+    yield from _instance("outage", workdir, root_hints)
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request):
+    """Every case starts and ends with fauth answering normally, and fails
+    (rather than the next case) if it crashed a holdfast instance."""
+    yield
+    for fa in _fauth:
+        fa.clear_faults()
+    for tag, hf in list(_live.items()):
+        if not hf.alive():
+            pytest.fail("holdfast-%s died (exit %s) during this case:\n%s" % (
+                tag, hf.proc.popen.returncode, hf.log_tail()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and not hasattr(report, "wasxfail"):
+        for tag, hf in list(_live.items()):
+            if tag in item.fixturenames:
+                report.sections.append(("log: holdfast-%s (pid %d)" % (tag, hf.pid),
+                                        hf.log_tail(120)))
+        for fa in _fauth:
+            report.sections.append(("log: fauth (pid %d)" % fa.pid, fa.log_tail(40)))
