@@ -74,7 +74,9 @@ enum cache_guard cache_policy_guard_empty(const struct cache_policy *p, struct c
 		st->empty_rcode = rcode;
 	}
 	st->empty_checked = now;
-	if (now - st->empty_since >= p->empty_hold) {
+	/* Strictly more: `now` has whole seconds, and the window must have
+	 * passed in full however early in its first second it started. */
+	if (now - st->empty_since > p->empty_hold) {
 		st->empty_since = 0;
 		st->empty_checked = 0;
 		st->empty_rcode = 0;

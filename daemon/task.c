@@ -385,6 +385,7 @@ static bool task_step(struct task *t)
 			.avoid = send.avoid,
 			.retry = send.retry,
 			.rd = send.rd,
+			.probe_only = send.probe_only,
 		};
 		if (upstream_query_start(w->upstream, &ur, on_upstream, t, &t->upq) == 0)
 			return true;
@@ -530,7 +531,16 @@ void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 	if (task_step(t)) {
 		/* Waiting on the network: identical questions join this one. */
 		inflight_add(t);
-		task_arm_stale(t, qname);
+		int ede = -1;
+		const ldns_pkt *early = resolver_early_answer(t->req, &ede);
+		if (early) {
+			/* Answered now (cached failure, stale data); the resolution
+			 * goes on behind it as a breaker probe only. */
+			reply_answer(w, &t->origin, &t->q, early, ede);
+			t->answered = true;
+		} else {
+			task_arm_stale(t, qname);
+		}
 	}
 	ldns_rdf_deep_free(qname);
 }

@@ -44,15 +44,15 @@ ldns_rdf *resolver_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner
 	return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, plen + tlen, buf);
 }
 
-ldns_pkt *resolver_build_answer(struct resolver_request *req)
+ldns_pkt *resolver_answer_skeleton(const struct resolver_request *req, uint8_t rcode)
 {
-	struct query *q = req->goal;
+	const struct query *q = req->goal;
 	ldns_pkt *pkt = ldns_pkt_new();
 	if (!pkt)
 		return NULL;
 	ldns_pkt_set_qr(pkt, true);
 	ldns_pkt_set_ra(pkt, true);
-	ldns_pkt_set_rcode(pkt, q->rcode);
+	ldns_pkt_set_rcode(pkt, rcode);
 	ldns_rr *question = ldns_rr_new();
 	if (question) {
 		ldns_rr_set_owner(question, ldns_rdf_clone(q->orig_qname));
@@ -61,6 +61,15 @@ ldns_pkt *resolver_build_answer(struct resolver_request *req)
 		ldns_rr_set_question(question, true);
 		ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, question);
 	}
+	return pkt;
+}
+
+ldns_pkt *resolver_build_answer(struct resolver_request *req)
+{
+	struct query *q = req->goal;
+	ldns_pkt *pkt = resolver_answer_skeleton(req, q->rcode);
+	if (!pkt)
+		return NULL;
 	if (q->rcode == DNS_RCODE_SERVFAIL)
 		return pkt; /* no partial chains with a failure */
 	for (size_t i = 0; i < ldns_rr_list_rr_count(q->answer); i++)

@@ -72,7 +72,12 @@ struct resolver_request {
 	int ede;	     /* Extended DNS Error for the answer, or -1 */
 	bool failure_cached; /* answered from a cached failure */
 	bool guard_decided;  /* the empty-answer guard recorded its verdict */
-	ldns_pkt *answer;    /* set once the client's question is done */
+	ldns_pkt *early;     /* answer given to the client before resolving (or NULL) */
+	int early_ede;
+	bool probe_only;    /* resolving behind an early answer: only breaker probes */
+	bool asked_network; /* some upstream query was actually sent */
+	uint32_t epoch;	    /* cache_recovery_epoch() when the request started */
+	ldns_pkt *answer;   /* set once the client's question is done */
 	struct sockaddr_storage send_addrs[RESOLVER_MAX_ADDRS]; /* resolver_send.servers */
 	const ldns_rdf *send_ns[RESOLVER_MAX_ADDRS];		/* resolver_send.server_ns */
 	bool unreachable; /* upstream said the zone's servers are known dead */
@@ -127,6 +132,8 @@ void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src);
 /* Builds the client answer from the finished goal query (never NULL: falls
  * back to a bare SERVFAIL packet, or NULL only when even that fails). */
 ldns_pkt *resolver_build_answer(struct resolver_request *req);
+/* A packet with only the question of the client and `rcode`. */
+ldns_pkt *resolver_answer_skeleton(const struct resolver_request *req, uint8_t rcode);
 /* RFC 6672 §2.2: qname with the `owner` suffix replaced by `target`; NULL if
  * the result would be too long. */
 ldns_rdf *resolver_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,

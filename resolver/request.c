@@ -144,6 +144,8 @@ struct resolver_request *resolver_request_create(const struct resolver_env *env,
 	req->env = env;
 	req->id = util_random_u32();
 	req->ede = -1;
+	req->early_ede = -1;
+	req->epoch = cache_recovery_epoch(env->cache);
 	if (env->stats)
 		atomic_fetch_add_explicit(&env->stats->requests, 1, memory_order_relaxed);
 	req->goal = query_new(qname, qtype, qclass, NULL);
@@ -166,6 +168,8 @@ void resolver_request_destroy(struct resolver_request *req)
 	}
 	if (req->answer)
 		ldns_pkt_free(req->answer);
+	if (req->early)
+		ldns_pkt_free(req->early);
 	free(req);
 }
 
@@ -218,6 +222,21 @@ static bool request_answer_stale(struct resolver_request *req, uint64_t now)
 	return true;
 }
 
+/* A stale answer for the client now (the resolution goes on); false if none. */
+static bool request_early_stale(struct resolver_request *req, uint64_t now)
+{
+	struct query *g = req->goal;
+	int ede = -1;
+	ldns_pkt *pkt =
+		resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now, &ede);
+	if (!pkt)
+		return false;
+	req->early = pkt;
+	req->early_ede = ede;
+	STAT_INC(req, stale_answers);
+	return true;
+}
+
 /*
  * Before asking anyone for the client's question: is a failure cached (RFC
  * 9520), did a refresh fail recently (RFC 8767), or is the empty-answer
@@ -253,19 +272,34 @@ static bool request_check_policy(struct resolver_request *req, struct query *q, 
 		return true;
 	}
 	case CACHE_REFRESH_STALE_HOLD:
-		return request_answer_stale(req, now);
 	case CACHE_REFRESH_FAILED:
-		if (request_answer_stale(req, now))
-			return true;
-		/* RFC 9520 §3.2: SERVFAIL at once, no new upstream query; EDE 22
-		 * so stub resolvers do not retry into the storm. */
-		query_finish(q, DNS_RCODE_SERVFAIL);
-		req->ede = DNS_EDE_NO_REACHABLE_AUTHORITY;
-		req->failure_cached = true;
-		STAT_INC(req, failures_cached);
-		return true;
+		/*
+		 * The client is answered now: stale data, or (RFC 9520 §3.2)
+		 * SERVFAIL with EDE 22 so stub resolvers do not retry into the
+		 * storm. The resolution goes on behind it as a probe only:
+		 * upstream/ sends nothing unless a breaker of the zone is due a
+		 * probe, so a recovered authority is noticed within a cool-down,
+		 * not after the failure cache's growing timer.
+		 */
+		if (!request_early_stale(req, now)) {
+			req->early = resolver_answer_skeleton(req, DNS_RCODE_SERVFAIL);
+			if (!req->early) {
+				query_finish(q, DNS_RCODE_SERVFAIL);
+				return true;
+			}
+			req->early_ede = DNS_EDE_NO_REACHABLE_AUTHORITY;
+			STAT_INC(req, failures_cached);
+		}
+		req->probe_only = true;
+		return false;
 	}
 	return false;
+}
+
+const ldns_pkt *resolver_early_answer(const struct resolver_request *req, int *ede)
+{
+	*ede = req->early_ede;
+	return req->early;
 }
 
 /* Remembers how resolving the client's question ended (qstate). */
@@ -276,14 +310,17 @@ static void request_note_outcome(struct resolver_request *req, uint64_t now)
 	struct cache_qstate st;
 	if (req->failure_cached || req->guard_decided)
 		return; /* already recorded */
+	if (req->probe_only)
+		return; /* a zone health probe: nothing learned about this name */
 	bool have = cache_qstate_get(env->cache, g->orig_qname, g->qtype, now, &st);
 	if (g->rcode == DNS_RCODE_SERVFAIL) {
 		STAT_INC(req, failures);
-		uint32_t epoch = cache_recovery_epoch(env->cache);
-		if (st.epoch != epoch)
+		/* Stamped with the epoch the request started in: a failure
+		 * of attempts sent before an authority came back is void. */
+		if (st.epoch != req->epoch)
 			st.failures = 0; /* failures before a recovery do not count */
 		cache_policy_note_failure(&env->opts->policy, &st, now);
-		st.epoch = epoch;
+		st.epoch = req->epoch;
 		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
 	} else if (have && cache_policy_note_success(&st)) {
 		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
@@ -488,6 +525,15 @@ static void choose_sname(const struct resolver_request *req, struct query *q)
 	int cut = dns_name_label_count(q->cut.zone);
 	ldns_rdf_deep_free(q->sname);
 	q->sname = NULL;
+	/* A background probe behind an early answer asks the zone's SOA, not
+	 * the client's name: the name is not asked again within its hold
+	 * (RFC 8767 stale-refresh-time), the zone's health is. */
+	if (req->probe_only) {
+		q->sname = ldns_rdf_clone(q->cut.zone);
+		q->stype = LDNS_RR_TYPE_SOA;
+		if (q->sname)
+			return;
+	}
 	/* A forwarder resolves the whole name itself: nothing to minimise. */
 	if (opts->qname_minimisation && !q->qmin_off && !q->priming && !q->cut.forward &&
 	    q->qtype != LDNS_RR_TYPE_DS) {
@@ -575,6 +621,10 @@ static bool query_iterate(struct resolver_request *req, struct query *q, struct 
 			return false;
 		}
 		log_qdebug(LOG_RESOLVER, req->id, "no usable server left for zone %s", zbuf);
+		/* None of them answered at all: RFC 8914 EDE 22 tells stubs that
+		 * retrying now is pointless. */
+		if (!q->cut.answered)
+			req->unreachable = true;
 		query_finish(q, DNS_RCODE_SERVFAIL);
 		return false;
 	}
@@ -601,6 +651,7 @@ static bool query_iterate(struct resolver_request *req, struct query *q, struct 
 	out->configured =
 		q->cut.configured || zone_cut_addrs_from_hints(req->env, req->send_addrs, n);
 	out->rd = q->cut.forward;
+	out->probe_only = req->probe_only;
 	req->upstream_queries++;
 	return true;
 }
@@ -959,6 +1010,13 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 	if (req->answer || q->state != QUERY_ITERATE || !q->sname)
 		return; /* nothing was asked */
 	const struct sockaddr_storage *server = outcome->server;
+	if (req->probe_only) {
+		/* The probe's outcome feeds upstream/'s breakers (a success
+		 * closes them and voids cached failures); the client has its
+		 * answer already. */
+		request_fail(req, "background probe done");
+		return;
+	}
 
 	if (outcome->status != RESOLVER_OUTCOME_RESPONSE) {
 		static const char *const what[] = {
@@ -969,6 +1027,8 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 		log_qdebug(LOG_RESOLVER, req->id, "%s", what[outcome->status]);
 		if (outcome->status == RESOLVER_OUTCOME_UNREACHABLE)
 			req->unreachable = true;
+		else
+			req->asked_network = true;
 		if (server && outcome->status != RESOLVER_OUTCOME_UNREACHABLE) {
 			query_mark_failed(q, server);
 			query_mark_failed(q, outcome->hedged);
@@ -989,6 +1049,7 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 		return;
 	}
 	q->cut.answered = true;
+	req->asked_network = true;
 	unsigned bad = rrset_scrub_malformed(resp);
 	if (bad)
 		log_qdebug(LOG_RESOLVER, req->id, "dropped %u malformed record(s) from a response",

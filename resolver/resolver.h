@@ -118,9 +118,10 @@ struct resolver_send {
 	const struct sockaddr_storage *servers; /* candidates, not yet failed */
 	const ldns_rdf *const *server_ns;	/* NS host name of each candidate */
 	size_t nservers;
-	bool configured;		      /* every server is from the root hints */
-	bool retry;			      /* an earlier attempt for this step failed */
-	bool rd;			      /* forwarding: recursion desired */
+	bool configured; /* every server is from the root hints */
+	bool retry;	 /* an earlier attempt for this step failed */
+	bool rd;	 /* forwarding: recursion desired */
+	bool probe_only; /* send only if a breaker of the zone is due a probe */
 	const struct sockaddr_storage *avoid; /* the server that just failed, or NULL */
 };
 
@@ -160,6 +161,13 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
  * request. Never NULL after DONE (SERVFAIL on internal failure).
  */
 const ldns_pkt *resolver_answer(const struct resolver_request *req);
+
+/*
+ * An answer for the client before the resolution ends (a cached failure, or
+ * stale data after a failed refresh): give it at once; the resolution goes
+ * on in the background, sending only breaker probes. NULL if none.
+ */
+const ldns_pkt *resolver_early_answer(const struct resolver_request *req, int *ede);
 
 /* Extended DNS Error (RFC 8914) to attach to the answer, or -1. */
 int resolver_answer_ede(const struct resolver_request *req);

@@ -310,8 +310,12 @@ static void log_transition(const struct upstream_leg *leg, enum transition t,
 
 /* Ends an active leg with an outcome: feeds the RTT (UDP) and health
  * tables, logs breaker transitions once, gives the claims back, closes.
- * True when this response closed a breaker. */
-static bool leg_end(struct upstream_leg *leg, enum upstream_status status, unsigned rtt_ms)
+ * `serving`: the response says the server serves the zone (a SERVFAIL or
+ * REFUSED is a response, so it feeds the RTT, but it is a failure of the
+ * server for this zone and counts towards its breaker). True when this
+ * response closed a breaker. */
+static bool leg_end(struct upstream_leg *leg, enum upstream_status status, unsigned rtt_ms,
+		    bool serving)
 {
 	struct upstream_query *q = leg->q;
 	struct upstream *up = q->up;
@@ -325,7 +329,8 @@ static bool leg_end(struct upstream_leg *leg, enum upstream_status status, unsig
 	if (status == UPSTREAM_OK) {
 		if (!leg->tcp)
 			upstream_servers_sample(up->servers, addr, rtt_ms, now);
-		upstream_health_record(up->servers, &leg->claim, true, now, &p, 0, &ev);
+		upstream_health_record(up->servers, &leg->claim, serving, now, &p,
+				       util_random_u32(), &ev);
 	} else {
 		/* RFC 6298 §5.5: back off. An ICMP error says the server is
 		 * not there: a loss too. */
@@ -415,7 +420,7 @@ static void leg_failed(struct upstream_leg *leg, enum upstream_status status, in
 	else
 		log_debug(LOG_UPSTREAM, "[%04x] %s %s: %s", leg->id, leg_proto(leg),
 			  upstream_addr_str(&leg->server, buf, sizeof(buf)), what);
-	leg_end(leg, status, 0);
+	leg_end(leg, status, 0, false);
 	if (!q->running)
 		return; /* a lingering leg: the attempt was reported already */
 	if (status == UPSTREAM_TIMEOUT)
@@ -444,7 +449,10 @@ static void leg_answered(struct upstream_leg *leg, const uint8_t *wire, size_t l
 	log_debug(LOG_UPSTREAM, "[%04x] %s %s: %zu octets in %u ms%s", leg->id, leg_proto(leg),
 		  upstream_addr_str(&leg->server, str, sizeof(str)), len, rtt,
 		  q->running ? "" : " (after the attempt ended)");
-	bool recovered = leg_end(leg, UPSTREAM_OK, rtt);
+	/* RFC 1035 §4.1.1: the RCODE is the low 4 bits of byte 3. */
+	unsigned rcode = len > 3 ? wire[3] & 0x0f : 0;
+	bool serving = rcode != 2 /* SERVFAIL */ && rcode != 5 /* REFUSED */;
+	bool recovered = leg_end(leg, UPSTREAM_OK, rtt, serving);
 	if (q->running)
 		query_finish(q, UPSTREAM_OK, leg, wire, len, recovered);
 }
@@ -904,10 +912,12 @@ static enum upstream_status query_pick(struct upstream_query *q, const struct up
 
 	for (;;) {
 		size_t pool[UPSTREAM_CANDIDATES_MAX], np = 0;
-		/* Another provider when one is usable; else any. */
+		/* Another provider when one is usable; else any. A probe-only
+		 * request takes nothing but a server due its probe. */
 		for (int strict = 1; strict >= 0 && np == 0; strict--)
 			for (size_t j = 0; j < n; j++)
-				if (c[j].skip == CAND_OK && !(strict && c[j].avoided))
+				if (c[j].skip == CAND_OK && !(strict && c[j].avoided) &&
+				    (!req->probe_only || c[j].verdict == UPSTREAM_HEALTH_PROBE))
 					pool[np++] = j;
 		if (np == 0)
 			break;
@@ -939,6 +949,11 @@ static enum upstream_status query_pick(struct upstream_query *q, const struct up
 			leg->timeout_ms = o->tcp_timeout_ms;
 		else
 			leg->timeout_ms = udp_timeout(up, addr, now, &r);
+		/* A probe asks "are you back?": a server that is back answers
+		 * at its normal speed, so the backed-off timeout is not needed,
+		 * and a client may be waiting on it. */
+		if (probe && leg->timeout_ms > UPSTREAM_PROBE_TIMEOUT_MS)
+			leg->timeout_ms = UPSTREAM_PROBE_TIMEOUT_MS;
 		if (probe)
 			log_transition(leg, BREAKER_PROBING, NULL);
 		if (!q->tcp && req->candidate_ns != NULL)

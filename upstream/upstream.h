@@ -104,6 +104,10 @@ struct upstream_request {
 	/* Recursion desired: the candidates are recursive resolvers (forward
 	 * zones), not authorities. */
 	bool rd;
+	/* Send only as a breaker probe (a background refresh behind an answer
+	 * already given): when no candidate is due a probe, report
+	 * UPSTREAM_UNREACHABLE without sending anything. */
+	bool probe_only;
 };
 
 /* The shared server table. NULL on allocation failure. */

@@ -123,7 +123,7 @@ def holdfast_conf(addr, root_hints, control_socket, **overrides):
         "qname-minimisation": "no",   # one upstream query per client question
         "access-control": "127.0.0.0/8 allow",
         "control-socket": control_socket,
-        "verbosity": 2,
+        "verbosity": int(os.environ.get("CHAOS_VERBOSITY", "2")),
     }
     for k, v in overrides.items():
         keys[k.replace("_", "-")] = v

@@ -68,22 +68,26 @@ def root_hints(workdir):
     return chaoskit.write_root_hints(os.path.join(workdir, "root.hints"))
 
 
-@pytest.fixture
-def start_holdfast(fauth, workdir, root_hints, request):
-    """start_holdfast(**config overrides) -> a fresh, ready Holdfast on
-    127.0.0.53 (one per case; stopped at the end of the case)."""
-    binary, ctl = _binaries()
-    started = []
+class Instances:
+    """Starts holdfast instances for one case or module and stops them all
+    (exit status 0 after SIGTERM asserted)."""
 
-    def start(**overrides):
+    def __init__(self, workdir, root_hints, nodeid):
+        self.workdir = workdir
+        self.root_hints = root_hints
+        self.nodeid = nodeid
+        self.started = []
+
+    def start(self, addr=HOLDFAST_ADDR, **overrides):
+        binary, ctl = _binaries()
         _seq[0] += 1
         tag = "%02d" % _seq[0]
-        hf = chaoskit.Holdfast(binary, ctl, tag, HOLDFAST_ADDR, workdir, root_hints,
+        hf = chaoskit.Holdfast(binary, ctl, tag, addr, self.workdir, self.root_hints,
                                **overrides)
         _live[tag] = hf
-        started.append(hf)
+        self.started.append(hf)
         with open(os.path.join(hf.dir, "case"), "w") as f:
-            f.write(request.node.nodeid + "\n")
+            f.write(self.nodeid + "\n")
         try:
             hf.wait_ready()
         except Exception:
@@ -92,16 +96,34 @@ def start_holdfast(fauth, workdir, root_hints, request):
             raise
         return hf
 
-    yield start
-    for hf in started:
-        if hf.tag not in _live:
-            continue
-        rc, killed = hf.stop()
-        del _live[hf.tag]
-        # DESIGN.md: holdfast stops on SIGTERM with exit status 0.
-        assert not killed, "%s did not stop after SIGTERM:\n%s" % (hf.proc.name, hf.log_tail())
-        assert rc == 0, "%s exited with %s on SIGTERM:\n%s" % (hf.proc.name, rc,
-                                                                hf.log_tail())
+    def stop_all(self):
+        for hf in self.started:
+            if hf.tag not in _live:
+                continue
+            rc, killed = hf.stop()
+            del _live[hf.tag]
+            # DESIGN.md: holdfast stops on SIGTERM with exit status 0.
+            assert not killed, "%s did not stop after SIGTERM:\n%s" % (hf.proc.name,
+                                                                       hf.log_tail())
+            assert rc == 0, "%s exited with %s on SIGTERM:\n%s" % (hf.proc.name, rc,
+                                                                    hf.log_tail())
+
+
+@pytest.fixture
+def start_holdfast(fauth, workdir, root_hints, request):
+    """start_holdfast(**config overrides) -> a fresh, ready Holdfast on
+    127.0.0.53 (stopped at the end of the case)."""
+    inst = Instances(workdir, root_hints, request.node.nodeid)
+    yield inst.start
+    inst.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_holdfast(fauth, workdir, root_hints, request):
+    """Like start_holdfast, for module-scoped scenarios."""
+    inst = Instances(workdir, root_hints, request.node.nodeid)
+    yield inst.start
+    inst.stop_all()
 
 
 @pytest.fixture

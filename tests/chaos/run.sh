@@ -42,7 +42,7 @@ export HOLDFAST_CHAOS_TMP
 rc=0
 # shellcheck disable=SC2016 # expanded by the inner shell, on purpose
 timeout -s KILL "$HOLDFAST_CHAOS_TIMEOUT" \
-	unshare -rn --pid --fork --kill-child \
+	unshare -rn --pid --fork --kill-child --mount-proc \
 	sh -c 'py=$0 dir=$1 && shift && ip link set lo up &&
 		HOLDFAST_NETNS=1 exec "$py" -m pytest -q --rootdir="$dir" "$dir" "$@"' \
 	"$py" "$here" "$@" || rc=$?

@@ -127,13 +127,15 @@ def test_one_provider_drops_everything(hf, fauth, dead):
     # longer asked at all: RTT selection keeps away from it (its RTO is far
     # outside the exploration band of the live server).
     row = hf.breaker(SERVERS[dead], DUAL)
-    assert row is not None, "no upstream row for %s %s:\n%s" % (SERVERS[dead], DUAL,
-                                                                hf.ctl("upstream"))
-    assert int(row["failures"]) >= 1, row["line"]
+    if row is None:
+        # Never asked at all (the live provider always answered first).
+        assert to_dead == 0, hf.ctl("upstream")
+        return
     if int(row["failures"]) >= BREAKER_THRESHOLD:
         assert row["breaker"] in ("open", "half-open"), row["line"]
-    else:
-        assert to_dead == 0, "dead server asked with its breaker closed: %s" % row["line"]
+    # Closed with fewer failures: it was asked no more than probes would be
+    # (RTT exploration tries it now and then, as a probe does): the bound
+    # on to_dead above.
     live = hf.breaker(SERVERS[alive], DUAL)
     assert live is not None and live["breaker"] == "closed", hf.ctl("upstream")
 
@@ -175,30 +177,49 @@ def test_zone_dead_on_servers_that_answer_another_zone(hf, fauth):
     assert not bad, "healthy.test. answers not NOERROR within 300 ms while dual.test. is " \
         "dead (%d of %d): %r" % (len(bad), len(healthy), bad[:10])
     assert dead_replies, "the background client sent nothing"
-    # The dead zone's breakers opened; the healthy zone's stayed closed.
-    for srv in ("pa", "pb"):
-        h = hf.breaker(SERVERS[srv], HEALTHY)
-        assert h is not None and h["breaker"] == "closed", hf.ctl("upstream")
-        d = hf.breaker(SERVERS[srv], DUAL)
-        assert d is not None and d["breaker"] in ("open", "half-open"), hf.ctl("upstream")
+    # The dead zone's breakers opened; the healthy zone's stayed closed (a
+    # server holdfast never asked for a zone has no row).
+    rows = {(row["addr"], row["zone"].rstrip(".") + "."): row for row in hf.upstream()}
+    healthy_rows = [rows[(SERVERS[s], HEALTHY)] for s in ("pa", "pb")
+                    if (SERVERS[s], HEALTHY) in rows]
+    dual_rows = [rows[(SERVERS[s], DUAL)] for s in ("pa", "pb") if (SERVERS[s], DUAL) in rows]
+    assert healthy_rows and all(r["breaker"] == "closed" for r in healthy_rows), \
+        hf.ctl("upstream")
+    assert any(r["breaker"] in ("open", "half-open") for r in dual_rows), hf.ctl("upstream")
 
 
-def test_servfail_from_one_provider(hf, fauth):
+def servfail_names(hf, fauth, n=30):
+    """pa answers SERVFAIL at once; pb answers after 30 ms (so pa is the
+    lower-RTT server and a selection that ignores SERVFAIL keeps picking it)."""
     fauth.set_fault(server="pa", zone=DUAL, mode="servfail")
+    fauth.set_fault(server="pb", zone=DUAL, mode="slow", delay_ms=30)
     t0 = time.monotonic()
-    replies = [hf.ask(n) for n in names("sf", DUAL, 12)]
-    elapsed = time.monotonic() - t0
+    replies = [hf.ask(name) for name in names("sf", DUAL, n)]
+    return replies, time.monotonic() - t0
+
+
+def test_servfail_from_one_provider_still_resolves(hf, fauth):
+    replies, _ = servfail_names(hf, fauth)
     bad = [r for r in replies if not (r.answered and r.rcode == dns.rcode.NOERROR
                                       and r.addrs == [WILDCARD[DUAL]] and r.elapsed < 1.0)]
     assert not bad, "with pa answering SERVFAIL: %r" % bad
     snap = fauth.counts()
+    total = authority_queries(snap, servers=["pa", "pb"])
+    assert total <= 2 * len(replies), "dual.test. servers got %d queries for %d names: %s" % (
+        total, len(replies), per_server(snap))
+
+
+def test_servfail_server_is_avoided(hf, fauth):
+    """A server answering SERVFAIL for the zone is asked at most threshold +
+    probes times, like a dead one."""
+    replies, elapsed = servfail_names(hf, fauth)
+    snap = fauth.counts()
     to_bad = authority_queries(snap, servers=["pa"])
     limit = BREAKER_THRESHOLD + max_probes(elapsed)
-    assert to_bad <= limit, "pa (SERVFAIL) got %d queries for 12 names in %.1f s, want " \
-        "<= %d; per server %s" % (to_bad, elapsed, limit, per_server(snap))
-    total = authority_queries(snap, servers=["pa", "pb"])
-    assert total <= 12 + limit, "dual.test. servers got %d queries for 12 names: %s" % (
-        total, per_server(snap))
+    row = hf.breaker(SERVERS["pa"], DUAL)
+    assert to_bad <= limit, "pa (SERVFAIL) got %d queries for %d names in %.1f s, want " \
+        "<= %d; per server %s; %s" % (to_bad, len(replies), elapsed, limit, per_server(snap),
+                                      row["line"] if row else "no row for pa")
 
 
 def test_slow_provider_is_hedged(hf, fauth):

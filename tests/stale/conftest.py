@@ -9,6 +9,7 @@ namespace and HOLDFAST_BIN.
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 
@@ -148,8 +149,16 @@ def _clean_faults(request):
     """Every case starts and ends with fauth answering normally, and fails
     (rather than the next case) if it crashed a holdfast instance."""
     yield
+    broke = False
     for fa in _fauth:
+        broke = broke or bool(fa.list_faults())
         fa.clear_faults()
+    if broke:
+        # Failures open holdfast's circuit breakers for (server, zone); a
+        # breaker lets a query through (the probe that closes it) only after
+        # its cool-down, at most 1.5 s. Wait it out so the next case starts
+        # with healthy servers, as it would after a real outage ends.
+        time.sleep(1.6)
     for tag, hf in list(_live.items()):
         if not hf.alive():
             pytest.fail("holdfast-%s died (exit %s) during this case:\n%s" % (

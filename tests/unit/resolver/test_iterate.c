@@ -966,7 +966,7 @@ static void test_lame_upward_referral(void **state)
 static void test_truncated_retries_tcp(void **state)
 {
 	struct fixture *f = *state;
-	static const struct entry script[] = {
+	const struct entry script[] = {
 		two_servers_referral,
 		{NS1_COM, "www.example.com.", LDNS_RR_TYPE_A, F_AA | F_TC | F_UDP, 0, .an = {NULL}},
 		{NS1_COM, "www.example.com.", LDNS_RR_TYPE_A, F_AA | F_TCP, 0,
@@ -994,7 +994,7 @@ static void test_truncated_over_tcp(void **state)
 	struct fixture *f = *state;
 
 	/* Fixed: a server truncating over TCP too is failed and left. */
-	static const struct entry script[] = {
+	const struct entry script[] = {
 		two_servers_referral,
 		{NS1_COM, "www.example.com.", LDNS_RR_TYPE_A, F_AA | F_TC, 0, .an = {NULL}},
 		{NS2_COM, "www.example.com.", LDNS_RR_TYPE_A, F_AA, 0,
@@ -1101,7 +1101,7 @@ static void test_harden_glue(void **state)
 static void test_all_servers_dead(void **state)
 {
 	struct fixture *f = *state;
-	static const struct entry script[] = {
+	const struct entry script[] = {
 		two_servers_referral,
 		{NS1_COM, NULL, 0, F_DEAD, 0, .an = {NULL}},
 		{NS2_COM, NULL, 0, F_DEAD, 0, .an = {NULL}},
