@@ -34,6 +34,8 @@ struct psl_ctx_st; /* libpsl */
  * typical far-away authority (~100-300 ms) so that a server known to answer
  * quickly is preferred, below a backed-off one so new servers get a turn. */
 #define UPSTREAM_RTT_UNKNOWN_MS 400u
+/* Random source ports drawn before leaving the choice to the kernel. */
+#define UPSTREAM_PORT_TRIES 4
 /* Upper bound of a breaker probe's timeout (ms). */
 #define UPSTREAM_PROBE_TIMEOUT_MS 800u
 /* Exploration picks among servers whose score is within this band of the

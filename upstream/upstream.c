@@ -157,8 +157,8 @@ static bool addr_equal(const struct sockaddr *a, const struct sockaddr_storage *
 }
 
 /* The address to bind for `family`: the configured source, or the
- * wildcard. Port 0 either way, so the kernel picks a random ephemeral port
- * (RFC 5452 §9.2 relies on it). True when a source was configured. */
+ * wildcard, port 0 (the UDP path then draws a random port itself). True
+ * when a source was configured. */
 static bool source_addr(const struct upstream_opts *opts, int family, struct sockaddr_storage *out)
 {
 	const struct sockaddr_storage *src = family == AF_INET ? &opts->source4 : &opts->source6;
@@ -581,7 +581,25 @@ static int udp_start(struct upstream_leg *leg)
 
 	what = "bind";
 	source_addr(up->opts, family, &src);
-	ret = uv_udp_bind(&leg->sock.udp, (struct sockaddr *)&src, 0);
+	/* RFC 5452 §9.2: an unpredictable source port, from getrandom(2), in
+	 * 1024..65535; a port in use is drawn again, and after a few draws the
+	 * kernel's own (also randomised) choice is taken. */
+	ret = UV_EADDRINUSE;
+	for (int tries = 0; tries < UPSTREAM_PORT_TRIES && ret == UV_EADDRINUSE; tries++) {
+		uint16_t port = (uint16_t)(1024 + util_random_uniform(65536 - 1024));
+		if (family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port = htons(port);
+		ret = uv_udp_bind(&leg->sock.udp, (struct sockaddr *)&src, 0);
+	}
+	if (ret == UV_EADDRINUSE) {
+		if (family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port = 0;
+		ret = uv_udp_bind(&leg->sock.udp, (struct sockaddr *)&src, 0);
+	}
 	if (ret < 0)
 		goto out_log;
 	/* Connected: the kernel drops datagrams from other sources and reports
