@@ -145,6 +145,7 @@ struct cache_qstate {
 	uint64_t empty_checked; /* guard: last time the authorities were asked */
 	uint8_t empty_rcode;	/* guard: what they answered (NOERROR = NODATA, or NXDOMAIN) */
 	uint32_t epoch;		/* cache_recovery_epoch() when the failure was recorded */
+	bool fail_silent;	/* no server answered (timeouts, breakers): a recovery voids it */
 };
 
 /*

@@ -249,8 +249,10 @@ static bool request_check_policy(struct resolver_request *req, struct query *q, 
 	req->policy_checked = true;
 	if (!cache_qstate_get(env->cache, q->qname, q->qtype, now, &st))
 		return false;
-	if (st.failures && st.epoch != cache_recovery_epoch(env->cache)) {
-		/* An authority recovered since: the cached failure is void. */
+	if (st.failures && st.fail_silent && st.epoch != cache_recovery_epoch(env->cache)) {
+		/* The servers were silent, and an authority recovered since: the
+		 * cached failure is void. (A name its servers answered SERVFAIL
+		 * for stays failed: a server being back says nothing about it.) */
 		st.failures = 0;
 		st.failed_at = 0;
 		st.fail_until = 0;
@@ -321,6 +323,7 @@ static void request_note_outcome(struct resolver_request *req, uint64_t now)
 			st.failures = 0; /* failures before a recovery do not count */
 		cache_policy_note_failure(&env->opts->policy, &st, now);
 		st.epoch = req->epoch;
+		st.fail_silent = req->unreachable;
 		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
 	} else if (have && cache_policy_note_success(&st)) {
 		cache_qstate_put(env->cache, g->orig_qname, g->qtype, &st, now);
