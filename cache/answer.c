@@ -46,7 +46,7 @@ int cache_answer_put(struct cache *cache, const uint8_t *msg, size_t len,
 		return 0;
 
 	size_t payload = 2 + nttl * 2 + nttl * 4 + len;
-	struct cache_entry *e = calloc(1, sizeof(*e) + key.name_len + payload);
+	struct cache_entry *e = cache_entry_alloc(&key, payload);
 	if (!e)
 		return -ENOMEM;
 	uint8_t *p = e->data + key.name_len;
@@ -57,7 +57,7 @@ int cache_answer_put(struct cache *cache, const uint8_t *msg, size_t len,
 	p += nttl * 2;
 	for (size_t i = 0; i < nttl; i++) {
 		if ((size_t)ttl_offsets[i] + 4 > len) {
-			free(e);
+			cache_entry_free(e);
 			return -EINVAL;
 		}
 		const uint8_t *t = msg + ttl_offsets[i];
@@ -67,18 +67,10 @@ int cache_answer_put(struct cache *cache, const uint8_t *msg, size_t len,
 		p += 4;
 	}
 	memcpy(p, msg, len);
-	e->hash = key.hash;
-	e->slot = key.slot;
-	e->name_len = key.name_len;
-	e->rr_len = (uint32_t)payload;
-	e->bytes = sizeof(*e) + key.name_len + payload;
 	e->kind = CACHE_KIND_ANSWER;
 	e->rank = CACHE_RANK_ANSWER_AUTH; /* a newer answer always replaces */
 	e->orig_ttl = ttl;
 	e->expire_at = now + ttl;
-	atomic_init(&e->referenced, false);
-	memcpy(e->data, key.name, key.name_len);
-	cds_lfht_node_init(&e->node);
 	int r = cache_insert_entry(cache, e, now);
 	return r < 0 ? r : 0;
 }

@@ -13,6 +13,22 @@
 
 #include "cache/impl.h"
 
+struct cache_entry *cache_entry_alloc(const struct cache_key *key, size_t payload)
+{
+	struct cache_entry *e = calloc(1, sizeof(*e) + key->name_len + payload);
+	if (!e)
+		return NULL;
+	e->hash = key->hash;
+	e->slot = key->slot;
+	e->name_len = key->name_len;
+	e->rr_len = (uint32_t)payload;
+	e->bytes = sizeof(*e) + key->name_len + payload;
+	atomic_init(&e->referenced, false);
+	memcpy(e->data, key->name, key->name_len);
+	cds_lfht_node_init(&e->node);
+	return e;
+}
+
 struct cache_entry *cache_entry_new(const struct cache_key *key, const ldns_rr_list *rrs, int *err)
 {
 	struct cache_entry *e = NULL;
@@ -46,22 +62,14 @@ struct cache_entry *cache_entry_new(const struct cache_key *key, const ldns_rr_l
 		*err = -EINVAL;
 		goto out_free_buf;
 	}
-	e = calloc(1, sizeof(*e) + key->name_len + rr_len);
+	e = cache_entry_alloc(key, rr_len);
 	if (!e) {
 		*err = -ENOMEM;
 		goto out_free_buf;
 	}
-	e->hash = key->hash;
-	e->slot = key->slot;
-	e->name_len = key->name_len;
 	e->rr_count = (uint16_t)count;
-	e->rr_len = (uint32_t)rr_len;
-	e->bytes = sizeof(*e) + key->name_len + rr_len;
-	atomic_init(&e->referenced, false);
-	memcpy(e->data, key->name, key->name_len);
 	if (rr_len)
 		memcpy(e->data + key->name_len, ldns_buffer_begin(buf), rr_len);
-	cds_lfht_node_init(&e->node);
 out_free_buf:
 	ldns_buffer_free(buf);
 	return e;

@@ -100,6 +100,10 @@ int cache_key_match(struct cds_lfht_node *node, const void *key);
 
 /* ---- entry.c ------------------------------------------------------------ */
 
+/* An unpublished entry for `key` with `payload` bytes after the key name
+ * (zeroed); times, kind and rank are the caller's. NULL on ENOMEM. */
+struct cache_entry *cache_entry_alloc(const struct cache_key *key, size_t payload);
+
 /*
  * Allocates an entry for `key` holding the records of `rrs` (copied, case
  * kept). Times and rank are left for the caller to fill in. NULL with *err

@@ -54,22 +54,14 @@ int cache_qstate_put(struct cache *cache, const ldns_rdf *name, uint16_t type,
 		rcu_read_unlock();
 		return 0;
 	}
-	struct cache_entry *e = calloc(1, sizeof(*e) + key.name_len + sizeof(*st));
+	struct cache_entry *e = cache_entry_alloc(&key, sizeof(*st));
 	if (!e)
 		return -ENOMEM;
-	e->hash = key.hash;
-	e->slot = key.slot;
-	e->name_len = key.name_len;
-	e->rr_len = sizeof(*st);
-	e->bytes = sizeof(*e) + key.name_len + sizeof(*st);
 	e->kind = CACHE_KIND_QSTATE;
 	e->rank = CACHE_RANK_ANSWER_AUTH; /* a newer state always replaces */
 	e->orig_ttl = QSTATE_KEEP;
 	e->expire_at = now + QSTATE_KEEP;
-	atomic_init(&e->referenced, false);
-	memcpy(e->data, key.name, key.name_len);
 	memcpy(e->data + key.name_len, st, sizeof(*st));
-	cds_lfht_node_init(&e->node);
 	int r = cache_insert_entry(cache, e, now);
 	return r < 0 ? r : 0;
 }

@@ -204,37 +204,35 @@ static void stat_inc(const struct resolver_request *req, size_t offset)
 
 /* ---- the cache policy: stale answers, cached failures, the guard ------ */
 
-/* Ends the request with a stale answer; false when the cache has none. */
-static bool request_answer_stale(struct resolver_request *req, uint64_t now)
+/*
+ * A stale answer to the client's question into *slot (the final answer, or
+ * the early one given while the resolution goes on) with its EDE; false
+ * when the cache has none.
+ */
+static bool request_stale_into(struct resolver_request *req, uint64_t now, ldns_pkt **slot,
+			       int *ede)
 {
 	struct query *g = req->goal;
-	int ede = -1;
 	ldns_pkt *pkt =
-		resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now, &ede);
+		resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now, ede);
 	if (!pkt)
 		return false;
-	if (req->answer)
-		ldns_pkt_free(req->answer);
-	req->answer = pkt;
-	req->ede = ede;
+	if (*slot)
+		ldns_pkt_free(*slot);
+	*slot = pkt;
 	STAT_INC(req, stale_answers);
 	log_qdebug(LOG_RESOLVER, req->id, "answered from stale data");
 	return true;
 }
 
-/* A stale answer for the client now (the resolution goes on); false if none. */
+static bool request_answer_stale(struct resolver_request *req, uint64_t now)
+{
+	return request_stale_into(req, now, &req->answer, &req->ede);
+}
+
 static bool request_early_stale(struct resolver_request *req, uint64_t now)
 {
-	struct query *g = req->goal;
-	int ede = -1;
-	ldns_pkt *pkt =
-		resolver_stale_answer(req->env, g->orig_qname, g->qtype, g->qclass, now, &ede);
-	if (!pkt)
-		return false;
-	req->early = pkt;
-	req->early_ede = ede;
-	STAT_INC(req, stale_answers);
-	return true;
+	return request_stale_into(req, now, &req->early, &req->early_ede);
 }
 
 /*
