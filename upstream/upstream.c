@@ -310,9 +310,7 @@ static void log_transition(const struct upstream_leg *leg, enum transition t,
 
 /* Ends an active leg with an outcome: feeds the RTT (UDP) and health
  * tables, logs breaker transitions once, gives the claims back, closes.
- * `serving`: the response says the server serves the zone (a SERVFAIL or
- * REFUSED is a response, so it feeds the RTT, but it is a failure of the
- * server for this zone and counts towards its breaker). True when this
+ * `serving`: the response is not SERVFAIL or REFUSED. True when this
  * response closed a breaker. */
 static bool leg_end(struct upstream_leg *leg, enum upstream_status status, unsigned rtt_ms,
 		    bool serving)
@@ -327,10 +325,18 @@ static bool leg_end(struct upstream_leg *leg, enum upstream_status status, unsig
 	/* TCP outcomes do not feed the UDP estimate (a server may answer one
 	 * and not the other), but they are the server's health for the zone. */
 	if (status == UPSTREAM_OK) {
-		if (!leg->tcp)
-			upstream_servers_sample(up->servers, addr, rtt_ms, now);
-		upstream_health_record(up->servers, &leg->claim, serving, now, &p,
-				       util_random_u32(), &ev);
+		/* A SERVFAIL or REFUSED still proves the server is there: the
+		 * breaker (silence) is reset. But such a server is no use for
+		 * the zone now: its RTT estimate backs off as for a loss, so
+		 * selection prefers the other servers and stops spending
+		 * retries on it, and the backoff fades as for a timeout. */
+		if (!leg->tcp) {
+			if (serving)
+				upstream_servers_sample(up->servers, addr, rtt_ms, now);
+			else
+				upstream_servers_timeout(up->servers, addr, now);
+		}
+		upstream_health_record(up->servers, &leg->claim, true, now, &p, 0, &ev);
 	} else {
 		/* RFC 6298 §5.5: back off. An ICMP error says the server is
 		 * not there: a loss too. */
