@@ -66,40 +66,54 @@ __attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const
 	}
 }
 
+struct counter {
+	const char *name;
+	uint64_t value;
+};
+
+static void add_counters(struct text *out, const struct counter *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		text_add(out, "%s: %llu\n", c[i].name, (unsigned long long)c[i].value);
+}
+
 static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 {
 	const struct resolver_stats *s = &ctx->stats;
-#define RS(name) (unsigned long long)atomic_load_explicit(&s->name, memory_order_relaxed)
-	text_add(out, "requests: %llu\n", RS(requests));
-	text_add(out, "stale.answers: %llu\n", RS(stale_answers));
-	text_add(out, "failures: %llu\n", RS(failures));
-	text_add(out, "failures.cached: %llu\n", RS(failures_cached));
-	text_add(out, "guard.cross_checks: %llu\n", RS(guard_cross_checks));
-	text_add(out, "guard.rescued: %llu\n", RS(guard_rescued));
-	text_add(out, "guard.holds: %llu\n", RS(guard_holds));
-	text_add(out, "guard.accepts: %llu\n", RS(guard_accepts));
-#undef RS
 	struct cache_stats cs;
-	cache_get_stats(ctx->cache, &cs);
-	text_add(out, "cache.entries: %llu\n", (unsigned long long)cs.entries);
-	text_add(out, "cache.bytes: %llu\n", (unsigned long long)cs.bytes);
-	text_add(out, "cache.lookups: %llu\n", (unsigned long long)cs.lookups);
-	text_add(out, "cache.hits_fresh: %llu\n", (unsigned long long)cs.hits_fresh);
-	text_add(out, "cache.hits_stale: %llu\n", (unsigned long long)cs.hits_stale);
-	text_add(out, "cache.misses: %llu\n", (unsigned long long)cs.misses);
-	text_add(out, "cache.stores: %llu\n", (unsigned long long)cs.stores);
-	text_add(out, "cache.evictions: %llu\n", (unsigned long long)cs.evictions);
 	struct upstream_counters uc;
+	cache_get_stats(ctx->cache, &cs);
 	upstream_servers_counters(ctx->servers, &uc);
-	text_add(out, "upstream.queries: %llu\n", (unsigned long long)uc.queries);
-	text_add(out, "upstream.retries: %llu\n", (unsigned long long)uc.retries);
-	text_add(out, "upstream.hedges: %llu\n", (unsigned long long)uc.hedges);
-	text_add(out, "upstream.timeouts: %llu\n", (unsigned long long)uc.timeouts);
-	text_add(out, "upstream.breaker_opens: %llu\n", (unsigned long long)uc.breaker_opens);
-	text_add(out, "upstream.breaker_closes: %llu\n", (unsigned long long)uc.breaker_closes);
-	text_add(out, "upstream.refused_breaker: %llu\n", (unsigned long long)uc.refused_breaker);
-	text_add(out, "upstream.refused_budget: %llu\n", (unsigned long long)uc.refused_budget);
-	text_add(out, "upstream.refused_inflight: %llu\n", (unsigned long long)uc.refused_inflight);
+#define RS(field) atomic_load_explicit(&s->field, memory_order_relaxed)
+	const struct counter counters[] = {
+		{"requests", RS(requests)},
+		{"stale.answers", RS(stale_answers)},
+		{"failures", RS(failures)},
+		{"failures.cached", RS(failures_cached)},
+		{"guard.cross_checks", RS(guard_cross_checks)},
+		{"guard.rescued", RS(guard_rescued)},
+		{"guard.holds", RS(guard_holds)},
+		{"guard.accepts", RS(guard_accepts)},
+		{"cache.entries", cs.entries},
+		{"cache.bytes", cs.bytes},
+		{"cache.lookups", cs.lookups},
+		{"cache.hits_fresh", cs.hits_fresh},
+		{"cache.hits_stale", cs.hits_stale},
+		{"cache.misses", cs.misses},
+		{"cache.stores", cs.stores},
+		{"cache.evictions", cs.evictions},
+		{"upstream.queries", uc.queries},
+		{"upstream.retries", uc.retries},
+		{"upstream.hedges", uc.hedges},
+		{"upstream.timeouts", uc.timeouts},
+		{"upstream.breaker_opens", uc.breaker_opens},
+		{"upstream.breaker_closes", uc.breaker_closes},
+		{"upstream.refused_breaker", uc.refused_breaker},
+		{"upstream.refused_budget", uc.refused_budget},
+		{"upstream.refused_inflight", uc.refused_inflight},
+	};
+#undef RS
+	add_counters(out, counters, sizeof(counters) / sizeof(counters[0]));
 }
 
 static void health_line(void *arg, const struct upstream_health_info *h)

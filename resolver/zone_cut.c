@@ -10,6 +10,7 @@
  * the candidates is upstream/'s job (RTT); this file only says which
  * addresses are still worth trying for this request.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -309,26 +310,36 @@ bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 	return false;
 }
 
+/* Is `addr` (port included) the address in the RDATA of hint `rr`? Compares
+ * bytes in place: this runs for every upstream query. */
+static bool hint_is_addr(const ldns_rr *rr, const struct sockaddr_storage *addr, uint16_t port)
+{
+	const ldns_rdf *rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
+	if (!rd)
+		return false;
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_A && addr->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)addr;
+		return ldns_rdf_size(rd) == 4 && ntohs(sin->sin_port) == port &&
+		       memcmp(ldns_rdf_data(rd), &sin->sin_addr, 4) == 0;
+	}
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_AAAA && addr->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)addr;
+		return ldns_rdf_size(rd) == 16 && ntohs(sin6->sin6_port) == port &&
+		       memcmp(ldns_rdf_data(rd), &sin6->sin6_addr, 16) == 0;
+	}
+	return false;
+}
+
 bool zone_cut_addrs_from_hints(const struct resolver_env *env, const struct sockaddr_storage *addrs,
 			       size_t n)
 {
 	const ldns_rr_list *hints = env->root_hints;
+	size_t nh = hints ? ldns_rr_list_rr_count(hints) : 0;
 	for (size_t i = 0; i < n; i++) {
 		bool found = false;
-		for (size_t j = 0; !found && hints && j < ldns_rr_list_rr_count(hints); j++) {
-			ldns_rr *rr = ldns_rr_list_rr(hints, j);
-			ldns_rr_type t = ldns_rr_get_type(rr);
-			if ((t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA) ||
-			    ldns_rr_rd_count(rr) != 1)
-				continue;
-			size_t sz = 0;
-			struct sockaddr_storage *ss = ldns_rdf2native_sockaddr_storage(
-				ldns_rr_rdf(rr, 0), env->opts->upstream_port, &sz);
-			if (ss) {
-				found = sockaddr_equal(ss, &addrs[i]);
-				LDNS_FREE(ss);
-			}
-		}
+		for (size_t j = 0; !found && j < nh; j++)
+			found = hint_is_addr(ldns_rr_list_rr(hints, j), &addrs[i],
+					     env->opts->upstream_port);
 		if (!found)
 			return false;
 	}
