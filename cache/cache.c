@@ -57,7 +57,7 @@ struct cache_shard {
 struct cache {
 	struct cache_shard shards[CACHE_SHARDS];
 	struct cache_opts opts;
-	struct cache_hash_seed seed;
+	struct util_siphash_key seed;
 	alignas(CACHE_CACHELINE) atomic_uint_fast64_t seq;
 	alignas(CACHE_CACHELINE) atomic_uint recovery_epoch;
 };
@@ -632,7 +632,7 @@ void cache_remove_entry(struct cache *cache, struct cache_entry *e)
 	shard_remove(shard_of(cache, e->hash), e);
 }
 
-const struct cache_hash_seed *cache_seed(const struct cache *cache)
+const struct util_siphash_key *cache_seed(const struct cache *cache)
 {
 	return &cache->seed;
 }

@@ -18,6 +18,7 @@
 #include <ldns/ldns.h>
 
 #include "cache/cache.h"
+#include "util/siphash.h"
 
 #define CACHE_NAME_MAX 255
 
@@ -71,29 +72,24 @@ struct cache_entry *cache_find_entry(struct cache *cache, const struct cache_key
 				     uint64_t now);
 /* cache.c: unlinks `e`; call inside rcu_read_lock(). */
 void cache_remove_entry(struct cache *cache, struct cache_entry *e);
-const struct cache_hash_seed *cache_seed(const struct cache *cache);
+const struct util_siphash_key *cache_seed(const struct cache *cache);
 uint32_t cache_max_ttl(const struct cache *cache);
 
 /* ---- key.c -------------------------------------------------------------- */
-
-/* The per-cache random key of the keyed hash (SipHash-1-3). */
-struct cache_hash_seed {
-	uint64_t k0, k1;
-};
 
 /*
  * Fills `key` from `name` (an LDNS_RDF_TYPE_DNAME of 1..255 bytes) and `slot`.
  * 0 or -EINVAL.
  */
-int cache_key_init(struct cache_key *key, const struct cache_hash_seed *seed, const ldns_rdf *name,
+int cache_key_init(struct cache_key *key, const struct util_siphash_key *seed, const ldns_rdf *name,
 		   uint32_t slot);
 
 /* The same from an uncompressed wire name (the hot path has no rdf). */
-int cache_key_init_wire(struct cache_key *key, const struct cache_hash_seed *seed,
+int cache_key_init_wire(struct cache_key *key, const struct util_siphash_key *seed,
 			const uint8_t *name, size_t len, uint32_t slot);
 
 /* Recomputes key->hash after key->slot changed; the name stays. */
-void cache_key_rehash(struct cache_key *key, const struct cache_hash_seed *seed);
+void cache_key_rehash(struct cache_key *key, const struct util_siphash_key *seed);
 
 /* cds_lfht match function: `key` is a struct cache_key. Nonzero on match. */
 int cache_key_match(struct cds_lfht_node *node, const void *key);

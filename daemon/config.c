@@ -26,27 +26,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/sockaddr.h"
+
 #define CONFIG_DEFAULT_PORT 53
 #define CONFIG_MAX_TTL 2147483647u /* RFC 2181 §8: TTLs are 31-bit */
 
 /* ---- addresses ---------------------------------------------------------- */
-
-static void addr_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
-
-static uint16_t addr_get_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
 
 /* Strict decimal: digits only, no sign, no spaces. 0 or -1. */
 static int parse_ull(const char *s, unsigned long long *out)
@@ -139,7 +124,7 @@ int config_parse_addr_port(const char *s, uint16_t default_port, struct sockaddr
 		return -1;
 	if (parse_ip(addr, out))
 		return -1;
-	addr_set_port(out, port);
+	util_sockaddr_set_port(out, port);
 	return 0;
 }
 
@@ -782,7 +767,7 @@ static int parser_finish(struct parser *p)
 	/* `port:` may come after the `interface:` lines it applies to */
 	for (i = 0; i < cfg->nlisten; i++)
 		if (!p->listen_port_given[i])
-			addr_set_port(&cfg->listen[i].addr, cfg->port);
+			util_sockaddr_set_port(&cfg->listen[i].addr, cfg->port);
 	if (cfg->cache_min_ttl > cfg->cache_max_ttl)
 		return parser_fail(p, "cache-min-ttl (%u) is greater than cache-max-ttl (%u)",
 				   cfg->cache_min_ttl, cfg->cache_max_ttl);
@@ -818,7 +803,9 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 	 * the default port follow a `port:` line in this file too.
 	 */
 	for (i = 0; i < cfg->nlisten; i++)
-		p.listen_port_given[i] = addr_get_port(&cfg->listen[i].addr) != cfg->port;
+		p.listen_port_given[i] =
+			util_sockaddr_port((const struct sockaddr *)&cfg->listen[i].addr) !=
+			cfg->port;
 
 	fp = fopen(path, "r");
 	if (!fp) {

@@ -26,6 +26,7 @@
 #include "daemon/control.h"
 #include "cache/cache.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 #define CONTROL_LINE_MAX 256
 
@@ -124,20 +125,11 @@ static void health_line(void *arg, const struct upstream_health_info *h)
 		[UPSTREAM_BREAKER_OPEN] = "open",
 		[UPSTREAM_BREAKER_HALF_OPEN] = "half-open",
 	};
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	if (h->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&h->addr;
-		uv_ip4_name(sin, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-	} else if (h->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)&h->addr;
-		uv_ip6_name(sin6, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-	}
-	text_add(out, "%s@%d zone=%s provider=%s srtt=%ums rto=%ums failures=%u breaker=%s", host,
-		 port, h->zone, h->provider[0] ? h->provider : "-", h->srtt_ms, h->rto_ms,
-		 h->failures, state[h->breaker]);
+	char addr[UTIL_SOCKADDR_STRLEN];
+	text_add(out, "%s zone=%s provider=%s srtt=%ums rto=%ums failures=%u breaker=%s",
+		 util_sockaddr_str((const struct sockaddr *)&h->addr, addr, sizeof(addr)), h->zone,
+		 h->provider[0] ? h->provider : "-", h->srtt_ms, h->rto_ms, h->failures,
+		 state[h->breaker]);
 	if (h->breaker == UPSTREAM_BREAKER_OPEN)
 		text_add(out, " probe_in=%ums", h->cooldown_left_ms);
 	text_add(out, " inflight=%u\n", h->inflight);

@@ -10,6 +10,7 @@
 #include "daemon/daemon.h"
 #include "cache/cache.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 #define RCU_TICK_MS 100
 
@@ -62,16 +63,9 @@ static int open_listeners(struct worker *w)
 		if (r == 0)
 			r = listen_tcp_open(w, addr, &w->tcp[i]);
 		if (r != 0) {
-			char host[64] = "?";
-			int port = 0;
-			if (addr->ss_family == AF_INET) {
-				uv_ip4_name((const void *)addr, host, sizeof(host));
-				port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
-			} else {
-				uv_ip6_name((const void *)addr, host, sizeof(host));
-				port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
-			}
-			log_err(LOG_DAEMON, "cannot listen on %s@%d: %s", host, port,
+			char str[UTIL_SOCKADDR_STRLEN];
+			log_err(LOG_DAEMON, "cannot listen on %s: %s",
+				util_sockaddr_str((const struct sockaddr *)addr, str, sizeof(str)),
 				uv_strerror(r));
 			w->nlisten = i + 1; /* the handles up to i were initialised */
 			return r;

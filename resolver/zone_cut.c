@@ -17,6 +17,7 @@
 #include "resolver/impl.h"
 #include "cache/cache.h"
 #include "dns/dns.h"
+#include "util/sockaddr.h"
 
 void zone_cut_clear(struct zone_cut *cut)
 {
@@ -56,26 +57,11 @@ static int ns_index(const struct zone_cut *cut, const ldns_rdf *name)
 	return -1;
 }
 
-static bool sockaddr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
 int zone_cut_find_addr(const struct zone_cut *cut, const struct sockaddr_storage *addr)
 {
 	for (size_t i = 0; i < cut->naddrs; i++)
-		if (sockaddr_equal(&cut->addrs[i], addr))
+		if (util_sockaddr_equal((const struct sockaddr *)&cut->addrs[i],
+					(const struct sockaddr *)addr))
 			return (int)i;
 	return -1;
 }

@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <ldns/ldns.h>
 
+#include "util/siphash.h"
+
 struct upstream_servers;
 struct psl_ctx_st; /* libpsl */
 
@@ -242,7 +244,7 @@ struct upstream_stats {
 /* Everything the workers share. Lock-free except the names of health
  * slots (see struct upstream_health_slot). */
 struct upstream_servers {
-	uint64_t k0, k1; /* SipHash key */
+	struct util_siphash_key hash_key;
 	const struct psl_ctx_st *psl;
 	struct psl_ctx_st *psl_owned; /* freed with the table (NULL: builtin) */
 	struct upstream_stats stats;
@@ -252,7 +254,7 @@ struct upstream_servers {
 	struct upstream_health_slot health[UPSTREAM_HEALTH_SLOTS];
 };
 
-/* Keyed hash (SipHash-2-4 with the table's secret key); never 0. */
+/* Keyed hash (util/siphash.h with the table's secret key); never 0. */
 uint64_t upstream_servers_hash(const struct upstream_servers *servers, const void *buf, size_t len);
 /* The key of `addr` (family, address, port, scope); 0 for other families. */
 uint64_t upstream_servers_addr_key(const struct upstream_servers *servers,
@@ -345,11 +347,6 @@ size_t upstream_provider_name(const struct upstream_servers *servers, const ldns
 			      size_t cap);
 /* A 64-bit id of a provider name (FNV-1a), for grouping. */
 uint64_t upstream_provider_id(const char *name);
-
-/* ---- addr.c ------------------------------------------------------------------- */
-
-/* "192.0.2.1:53" / "[2001:db8::1]:53", for logs. */
-const char *upstream_addr_str(const struct sockaddr_storage *ss, char *buf, size_t cap);
 
 /* ---- wire.c: the query and the response check ----------------------------- */
 

@@ -3,7 +3,7 @@
  *
  * A fixed array of UPSTREAM_SERVERS_SLOTS slots, open addressing over a
  * window of UPSTREAM_SERVERS_PROBE slots. A slot is three C11 atomics:
- *  - key: a keyed hash (SipHash-2-4 with a random key chosen at creation)
+ *  - key: a keyed hash (util/siphash.h, random key chosen at creation)
  *    of family, address, port and scope; 0 = free. Claimed with a CAS.
  *  - stats: the packed struct upstream_rtt (rtt.c), updated with a CAS loop.
  *  - last_ms: monotonic time of the last sample or timeout (uv_now base).
@@ -34,70 +34,14 @@
 #include <string.h>
 
 #include "util/random.h"
+#include "util/siphash.h"
 
 _Static_assert((UPSTREAM_SERVERS_SLOTS & (UPSTREAM_SERVERS_SLOTS - 1)) == 0,
 	       "the slot count must be a power of two");
 
-/* ---- SipHash-2-4 (Aumasson, Bernstein), short inputs ---------------------- */
-
-static inline uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = rotl(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = rotl(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = rotl(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = rotl(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = rotl(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = rotl(v2, 32);                                                                 \
-	} while (0)
-
-static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
-{
-	uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575);
-	uint64_t v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
-	uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261);
-	uint64_t v3 = k1 ^ UINT64_C(0x7465646279746573);
-	size_t full = len - len % 8;
-
-	for (size_t i = 0; i < full; i += 8) {
-		uint64_t m = 0;
-		for (int j = 7; j >= 0; j--)
-			m = (m << 8) | in[i + (size_t)j];
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	uint64_t b = (uint64_t)len << 56;
-	for (size_t j = 0; j < len % 8; j++)
-		b |= (uint64_t)in[full + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 uint64_t upstream_servers_hash(const struct upstream_servers *servers, const void *buf, size_t len)
 {
-	uint64_t key = siphash(servers->k0, servers->k1, buf, len);
+	uint64_t key = util_siphash(&servers->hash_key, buf, len);
 	return key != 0 ? key : 1;
 }
 
@@ -213,8 +157,7 @@ struct upstream_servers *upstream_servers_create(void)
 	struct upstream_servers *servers = calloc(1, sizeof(*servers));
 	if (servers == NULL)
 		return NULL;
-	util_random_bytes(&servers->k0, sizeof(servers->k0));
-	util_random_bytes(&servers->k1, sizeof(servers->k1));
+	util_siphash_key_init(&servers->hash_key);
 	for (size_t i = 0; i < UPSTREAM_SERVERS_SLOTS; i++) {
 		atomic_init(&servers->slots[i].key, 0);
 		atomic_init(&servers->slots[i].stats, 0);

@@ -48,6 +48,7 @@
 
 #include "util/log.h"
 #include "util/random.h"
+#include "util/sockaddr.h"
 
 /* Candidates considered per attempt (after the address policy). A
  * delegation seldom has more than 13 servers with two addresses each. */
@@ -135,26 +136,6 @@ struct upstream_query {
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-/* Same family, address and port (the scope of a link-local address is the
- * socket's, the kernel already enforced it). */
-static bool addr_equal(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-	if (a->sa_family != b->ss_family)
-		return false;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
 
 /* The address to bind for `family`: the configured source, or the
  * wildcard, port 0 (the UDP path then draws a random port itself). True
@@ -283,9 +264,9 @@ static void log_transition(const struct upstream_leg *leg, enum transition t,
 			   const struct upstream_health_event *ev)
 {
 	const struct upstream_query *q = leg->q;
-	char a[64], z[DNS_NAME_MAX_TEXT];
+	char a[UTIL_SOCKADDR_STRLEN], z[DNS_NAME_MAX_TEXT];
 
-	upstream_addr_str(&leg->server, a, sizeof(a));
+	util_sockaddr_str((const struct sockaddr *)&leg->server, a, sizeof(a));
 	upstream_name_text(q->zone, q->zone_len, z, sizeof(z));
 	switch (t) {
 	case BREAKER_OPENED:
@@ -415,17 +396,20 @@ static void leg_failed(struct upstream_leg *leg, enum upstream_status status, in
 		       const char *what)
 {
 	struct upstream_query *q = leg->q;
-	char buf[64];
+	char buf[UTIL_SOCKADDR_STRLEN];
 
 	if (leg->state != LEG_ACTIVE)
 		return;
 	if (err != 0)
-		log_debug(LOG_UPSTREAM, "[%04x] %s %s: %s: %s", leg->id, leg_proto(leg),
-			  upstream_addr_str(&leg->server, buf, sizeof(buf)), what,
-			  uv_strerror(err));
+		log_debug(
+			LOG_UPSTREAM, "[%04x] %s %s: %s: %s", leg->id, leg_proto(leg),
+			util_sockaddr_str((const struct sockaddr *)&leg->server, buf, sizeof(buf)),
+			what, uv_strerror(err));
 	else
-		log_debug(LOG_UPSTREAM, "[%04x] %s %s: %s", leg->id, leg_proto(leg),
-			  upstream_addr_str(&leg->server, buf, sizeof(buf)), what);
+		log_debug(
+			LOG_UPSTREAM, "[%04x] %s %s: %s", leg->id, leg_proto(leg),
+			util_sockaddr_str((const struct sockaddr *)&leg->server, buf, sizeof(buf)),
+			what);
 	leg_end(leg, status, 0, false);
 	if (!q->running)
 		return; /* a lingering leg: the attempt was reported already */
@@ -450,11 +434,11 @@ static void leg_answered(struct upstream_leg *leg, const uint8_t *wire, size_t l
 	struct upstream_query *q = leg->q;
 	uint64_t now = uv_now(q->up->loop);
 	unsigned rtt = now > leg->start_ms ? (unsigned)(now - leg->start_ms) : 0;
-	char str[64];
+	char str[UTIL_SOCKADDR_STRLEN];
 
 	log_debug(LOG_UPSTREAM, "[%04x] %s %s: %zu octets in %u ms%s", leg->id, leg_proto(leg),
-		  upstream_addr_str(&leg->server, str, sizeof(str)), len, rtt,
-		  q->running ? "" : " (after the attempt ended)");
+		  util_sockaddr_str((const struct sockaddr *)&leg->server, str, sizeof(str)), len,
+		  rtt, q->running ? "" : " (after the attempt ended)");
 	/* RFC 1035 §4.1.1: the RCODE is the low 4 bits of byte 3. */
 	unsigned rcode = len > 3 ? wire[3] & 0x0f : 0;
 	bool serving = rcode != 2 /* SERVFAIL */ && rcode != 5 /* REFUSED */;
@@ -503,9 +487,10 @@ static bool leg_accepts(struct upstream_leg *leg, const uint8_t *wire, size_t le
 		upstream_wire_match(wire, len, leg->id, q->qname, q->qtype, q->qclass);
 	if (m == UPSTREAM_MATCH_OK)
 		return true;
-	char buf[64];
+	char buf[UTIL_SOCKADDR_STRLEN];
 	log_debug(LOG_UPSTREAM, "[%04x] %s %s: ignored a %zu-octet message: %s", leg->id,
-		  leg_proto(leg), upstream_addr_str(&leg->server, buf, sizeof(buf)), len,
+		  leg_proto(leg),
+		  util_sockaddr_str((const struct sockaddr *)&leg->server, buf, sizeof(buf)), len,
 		  upstream_match_str(m));
 	return false;
 }
@@ -524,7 +509,7 @@ static void udp_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 		     const struct sockaddr *addr, unsigned flags)
 {
 	struct upstream_leg *leg = handle->data;
-	char str[64];
+	char str[UTIL_SOCKADDR_STRLEN];
 
 	if (leg->state != LEG_ACTIVE)
 		return;
@@ -536,14 +521,16 @@ static void udp_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 	}
 	if (nread == 0 && addr == NULL)
 		return; /* nothing more to read */
-	if (addr == NULL || !addr_equal(addr, &leg->server)) {
-		log_debug(LOG_UPSTREAM, "[%04x] udp %s: ignored a datagram from elsewhere", leg->id,
-			  upstream_addr_str(&leg->server, str, sizeof(str)));
+	if (addr == NULL || !util_sockaddr_equal(addr, (const struct sockaddr *)&leg->server)) {
+		log_debug(
+			LOG_UPSTREAM, "[%04x] udp %s: ignored a datagram from elsewhere", leg->id,
+			util_sockaddr_str((const struct sockaddr *)&leg->server, str, sizeof(str)));
 		return;
 	}
 	if (flags & UV_UDP_PARTIAL) {
-		log_debug(LOG_UPSTREAM, "[%04x] udp %s: ignored a truncated datagram", leg->id,
-			  upstream_addr_str(&leg->server, str, sizeof(str)));
+		log_debug(
+			LOG_UPSTREAM, "[%04x] udp %s: ignored a truncated datagram", leg->id,
+			util_sockaddr_str((const struct sockaddr *)&leg->server, str, sizeof(str)));
 		return;
 	}
 	const uint8_t *wire = (const uint8_t *)buf->base;
@@ -630,9 +617,10 @@ static int udp_start(struct upstream_leg *leg)
 	return 0;
 
 out_log:;
-	char str[64];
+	char str[UTIL_SOCKADDR_STRLEN];
 	log_debug(LOG_UPSTREAM, "[%04x] udp %s: %s: %s", leg->id,
-		  upstream_addr_str(&leg->server, str, sizeof(str)), what, uv_strerror(ret));
+		  util_sockaddr_str((const struct sockaddr *)&leg->server, str, sizeof(str)), what,
+		  uv_strerror(ret));
 	return ret;
 }
 
@@ -766,9 +754,10 @@ static int tcp_start(struct upstream_leg *leg)
 	return 0;
 
 out_log:;
-	char str[64];
+	char str[UTIL_SOCKADDR_STRLEN];
 	log_debug(LOG_UPSTREAM, "[%04x] tcp %s: %s: %s", leg->id,
-		  upstream_addr_str(&leg->server, str, sizeof(str)), what, uv_strerror(ret));
+		  util_sockaddr_str((const struct sockaddr *)&leg->server, str, sizeof(str)), what,
+		  uv_strerror(ret));
 	return ret;
 }
 
@@ -924,14 +913,18 @@ static enum upstream_status query_pick(struct upstream_query *q, const struct up
 		bool found = false;
 		uint64_t avoid_provider = 0;
 		for (size_t j = 0; j < n && !found; j++) {
-			if (addr_equal(av, &req->candidates[c[j].i])) {
+			if (util_sockaddr_equal(
+				    av, (const struct sockaddr *)&req->candidates[c[j].i])) {
 				found = true;
 				avoid_provider = c[j].provider;
 			}
 		}
 		for (size_t j = 0; j < n; j++)
-			c[j].avoided = found ? c[j].provider == avoid_provider
-					     : addr_equal(av, &req->candidates[c[j].i]);
+			c[j].avoided =
+				found ? c[j].provider == avoid_provider
+				      : util_sockaddr_equal(
+						av,
+						(const struct sockaddr *)&req->candidates[c[j].i]);
 	}
 
 	for (;;) {
@@ -1011,11 +1004,11 @@ static int hedge_start(struct upstream_query *q)
 	struct upstream_leg *leg = &q->leg[LEG_HEDGE];
 	const struct sockaddr *addr = (const struct sockaddr *)&leg->server;
 	uint64_t now = uv_now(up->loop);
-	char str[64];
+	char str[UTIL_SOCKADDR_STRLEN];
 
 	if (!q->running || leg->state != LEG_IDLE || leg->server.ss_family == AF_UNSPEC)
 		return -EINVAL;
-	upstream_addr_str(&leg->server, str, sizeof(str));
+	util_sockaddr_str((const struct sockaddr *)&leg->server, str, sizeof(str));
 	if (!upstream_budget_allows(&servers->budget, now, o->retry_budget_window_ms,
 				    o->retry_budget_percent, o->retry_budget_floor)) {
 		log_debug(LOG_UPSTREAM, "no hedge to %s: the retry budget is spent", str);

@@ -11,7 +11,7 @@
 
 #include "cache/impl.h"
 
-static const struct cache_hash_seed seed = {1, 2};
+static const struct util_siphash_key seed = {1, 2};
 
 static ldns_rr *rr_new(const char *str)
 {

@@ -12,7 +12,7 @@
 
 #include "cache/impl.h"
 
-static const struct cache_hash_seed seed = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+static const struct util_siphash_key seed = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
 
 static void key_of(struct cache_key *key, const char *str, uint32_t slot)
 {
@@ -54,7 +54,7 @@ static void test_slots_differ(void **state)
 
 static void test_seed_matters(void **state)
 {
-	const struct cache_hash_seed other = {1, 2};
+	const struct util_siphash_key other = {1, 2};
 	ldns_rdf *name = ldns_dname_new_frm_str("example.");
 	struct cache_key a, b;
 
