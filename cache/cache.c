@@ -240,6 +240,16 @@ static bool rank_is_valid(enum cache_rank rank)
 	return (unsigned)rank <= CACHE_RANK_ANSWER_AUTH;
 }
 
+void cache_opts_init(struct cache_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->max_bytes = CACHE_DEFAULT_MAX_BYTES;
+	opts->min_ttl = CACHE_DEFAULT_MIN_TTL;
+	opts->max_ttl = CACHE_DEFAULT_MAX_TTL;
+	opts->max_negative_ttl = CACHE_DEFAULT_MAX_NEGATIVE_TTL;
+	opts->max_stale_ttl = CACHE_DEFAULT_MAX_STALE_TTL;
+}
+
 struct cache *cache_create(const struct cache_opts *opts)
 {
 	struct cache *cache;
@@ -249,14 +259,10 @@ struct cache *cache_create(const struct cache_opts *opts)
 	if (posix_memalign(&mem, CACHE_CACHELINE, sizeof(*cache)) != 0)
 		return NULL;
 	cache = memset(mem, 0, sizeof(*cache));
-	if (opts) {
+	if (opts)
 		cache->opts = *opts;
-	} else {
-		cache->opts.min_ttl = CACHE_DEFAULT_MIN_TTL;
-		cache->opts.max_ttl = CACHE_DEFAULT_MAX_TTL;
-		cache->opts.max_negative_ttl = CACHE_DEFAULT_MAX_NEGATIVE_TTL;
-		cache->opts.max_stale_ttl = CACHE_DEFAULT_MAX_STALE_TTL;
-	}
+	else
+		cache_opts_init(&cache->opts);
 	if (cache->opts.max_bytes == 0)
 		cache->opts.max_bytes = CACHE_DEFAULT_MAX_BYTES;
 	max_bytes = cache->opts.max_bytes;

@@ -74,6 +74,8 @@ struct cache_result {
 };
 
 /* NULL on allocation failure. `opts` may be NULL for defaults. */
+/* The defaults: the single place they are written (the daemon's config starts from them). */
+void cache_opts_init(struct cache_opts *opts);
 struct cache *cache_create(const struct cache_opts *opts);
 /* NULL-safe. Call after every worker has stopped using the cache. */
 void cache_destroy(struct cache *cache);

@@ -26,6 +26,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cache/cache.h"
+#include "resolver/resolver.h"
+#include "upstream/upstream.h"
 #include "util/sockaddr.h"
 
 #define CONFIG_DEFAULT_PORT 53
@@ -267,29 +270,38 @@ void config_defaults(struct config *cfg)
 		a->action = CONFIG_ACL_ALLOW;
 	}
 
-	cfg->root_hints[0] = '\0';
-	cfg->do_ip4 = true;
-	cfg->do_ip6 = true;
-	cfg->do_not_query_localhost = true;
-	cfg->qname_minimisation = true;
-	cfg->harden_glue = true;
-	cfg->edns_buffer_size = 1232; /* DNS flag day 2020: avoids IP fragmentation */
-	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/holdfast.sock");
-	cfg->serve_stale = true;
-	cfg->stale_answer_ttl = 30;	     /* RFC 8767 §4 */
-	cfg->stale_client_timeout_ms = 1800; /* RFC 8767 §5 suggests 1.8 s */
-	cfg->stale_refresh_time = 30;	     /* RFC 8767 §4 */
-	cfg->empty_guard = true;
-	cfg->empty_hold = 600;
-	cfg->max_udp_size = 1232; /* same reasoning, for answers to clients */
-	cfg->outgoing4.ss_family = AF_UNSPEC;
-	cfg->outgoing6.ss_family = AF_UNSPEC;
+	/* What the modules own, they default: one place for each value. */
+	struct upstream_opts up;
+	struct resolver_opts res;
+	struct cache_opts cache;
+	upstream_opts_init(&up);
+	resolver_opts_init(&res);
+	cache_opts_init(&cache);
 
-	cfg->cache_min_ttl = 0;
-	cfg->cache_max_ttl = 86400;
-	cfg->cache_max_negative_ttl = 3600;
-	cfg->max_stale_ttl = 86400;
-	cfg->cache_size = 64ull << 20;
+	cfg->root_hints[0] = '\0';
+	cfg->do_ip4 = up.do_ip4;
+	cfg->do_ip6 = up.do_ip6;
+	cfg->do_not_query_localhost = up.do_not_query_localhost;
+	cfg->edns_buffer_size = up.edns_buffer_size;
+	cfg->outgoing4 = up.source4;
+	cfg->outgoing6 = up.source6;
+	cfg->qname_minimisation = res.qname_minimisation;
+	cfg->harden_glue = res.harden_glue;
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/holdfast.sock");
+	cfg->serve_stale = res.policy.serve_stale;
+	cfg->stale_answer_ttl = res.policy.stale_answer_ttl;
+	cfg->stale_refresh_time = res.policy.stale_refresh_time;
+	cfg->empty_guard = res.policy.empty_guard;
+	cfg->empty_hold = res.policy.empty_hold;
+	cfg->stale_client_timeout_ms = 1800; /* RFC 8767 §5 suggests 1.8 s */
+	/* DNS flag day 2020: answers to clients avoid IP fragmentation too. */
+	cfg->max_udp_size = 1232;
+
+	cfg->cache_min_ttl = cache.min_ttl;
+	cfg->cache_max_ttl = cache.max_ttl;
+	cfg->cache_max_negative_ttl = cache.max_negative_ttl;
+	cfg->max_stale_ttl = cache.max_stale_ttl;
+	cfg->cache_size = cache.max_bytes;
 
 	cfg->verbosity = 1;
 }
