@@ -14,7 +14,7 @@
  *    for the health dump).
  *  - budget.c: the shared retry budget, a sliding window of atomic buckets.
  *  - provider.c: grouping NS host names by provider (libpsl).
- *  - wire.c: building the query and matching a response (ldns).
+ *  - wire.c: building the query and matching a response on the wire.
  * upstream.c does the I/O on libuv and glues them together.
  */
 #pragma once
@@ -359,23 +359,28 @@ enum upstream_match {
 	UPSTREAM_MATCH_SHORT,	  /* shorter than a header */
 	UPSTREAM_MATCH_ID,	  /* another ID */
 	UPSTREAM_MATCH_NOT_REPLY, /* QR=0 */
-	UPSTREAM_MATCH_MALFORMED, /* ldns could not parse it */
-	UPSTREAM_MATCH_QUESTION,  /* not exactly our question */
+	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read: cut short, compressed, bad label */
+	UPSTREAM_MATCH_QUESTION,  /* not exactly one question, or not ours */
 };
 
 const char *upstream_match_str(enum upstream_match m);
 
 /*
- * Writes a query: `id`, RD=0, one question, an OPT record advertising
- * `edns_size` with the DO bit as asked (no OPT when edns_size == 0).
- * Returns the length, or a negative errno. Same contract as the dns/
- * module's dns_write_query(), which it stands in for.
+ * Writes a query with dns_write_query() (`id`, one question, an OPT record
+ * advertising `edns_size` with the DO bit as asked, no OPT when edns_size
+ * == 0), with RD set when `rd` (forwarding). Returns the length, or a
+ * negative errno.
  */
 int upstream_wire_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *qname,
 			uint16_t qtype, uint16_t qclass, uint16_t edns_size, bool dnssec_ok,
 			bool rd);
 
-/* Checks that `wire` answers the query `id` for exactly this question (the
- * name compared case-insensitively, RFC 4343). */
+/*
+ * Checks, on the wire and without parsing the rest, that `wire` answers the
+ * query `id` for exactly this question (RFC 5452 §9.1): QR=1, QDCOUNT=1,
+ * the name at offset 12 uncompressed and equal to `qname` up to ASCII case
+ * (RFC 4343), then QTYPE and QCLASS. Never reads outside [wire, wire+len).
+ * Whether the rest of the message parses is the resolver's business.
+ */
 enum upstream_match upstream_wire_match(const uint8_t *wire, size_t len, uint16_t id,
 					const ldns_rdf *qname, uint16_t qtype, uint16_t qclass);
