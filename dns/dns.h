@@ -19,6 +19,10 @@
 #include <ldns/ldns.h>
 
 #define DNS_NAME_MAX 255
+/* A name in presentation form, escapes included, with its NUL: at most
+ * 4 * 250 octets of text (every octet as \DDD) and 4 dots (a 255-octet name
+ * has at least 4 labels) fit. */
+#define DNS_NAME_MAX_TEXT 1024
 #define DNS_HEADER_LEN 12
 #define DNS_UDP_MIN 512
 #define DNS_MSG_MAX 65535
@@ -100,6 +104,14 @@ bool dns_name_is_subdomain(const ldns_rdf *name, const ldns_rdf *zone);
 ldns_rdf *dns_name_suffix(const ldns_rdf *name, int labels);
 /* Printable form for logs into `buf` (always NUL-terminated). */
 const char *dns_name_str(const ldns_rdf *name, char *buf, size_t cap);
+/*
+ * The same for an uncompressed wire name of `len` octets: the master-file
+ * form (RFC 1035 §5.1, "." for the root, special and non-printable octets
+ * escaped), cut to `cap` and always NUL-terminated; "(no name)" for NULL or
+ * len 0. Stops at the root label, a compression pointer or the end of
+ * `wire`. Returns `out`.
+ */
+const char *dns_name_wire_str(const uint8_t *wire, size_t len, char *out, size_t cap);
 /* A new rdf from an uncompressed wire name; NULL on bad input. */
 ldns_rdf *dns_name_from_wire(const uint8_t *wire, size_t len);
 
@@ -115,10 +127,6 @@ int dns_parse(const uint8_t *wire, size_t len, ldns_pkt **out);
  */
 int dns_write_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *qname, uint16_t qtype,
 		    uint16_t qclass, uint16_t edns_size, bool dnssec_ok);
-
-/* True when `resp` answers exactly the question (name case-insensitively). */
-bool dns_response_matches(const ldns_pkt *resp, const ldns_rdf *qname, uint16_t qtype,
-			  uint16_t qclass);
 
 /* What the client asked for, to shape the answer. */
 struct dns_answer_opts {

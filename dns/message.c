@@ -63,25 +63,6 @@ int dns_write_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *qname
 	return dns_wire_write_head(&h, out, cap);
 }
 
-bool dns_response_matches(const ldns_pkt *resp, const ldns_rdf *qname, uint16_t qtype,
-			  uint16_t qclass)
-{
-	const ldns_rr_list *question;
-	const ldns_rr *rr;
-
-	if (!resp || !rdf_is_name(qname) || !ldns_pkt_qr(resp))
-		return false;
-	question = ldns_pkt_question(resp);
-	if (ldns_pkt_qdcount(resp) != 1 || !question || ldns_rr_list_rr_count(question) != 1)
-		return false;
-	rr = ldns_rr_list_rr(question, 0);
-	if (ldns_rr_get_type(rr) != qtype || ldns_rr_get_class(rr) != qclass)
-		return false;
-	/* ldns_dname_compare() folds ASCII case (RFC 4343): 0x20 randomisation
-	 * by us or case changes by the server do not make a mismatch */
-	return rdf_is_name(ldns_rr_owner(rr)) && ldns_dname_compare(ldns_rr_owner(rr), qname) == 0;
-}
-
 /* Cuts EXTRA-TEXT to DNS_EDE_TEXT_MAX bytes without splitting a UTF-8 sequence. */
 static size_t ede_text_len(const char *text)
 {

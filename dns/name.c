@@ -68,19 +68,23 @@ ldns_rdf *dns_name_suffix(const ldns_rdf *name, int labels)
 
 const char *dns_name_str(const ldns_rdf *name, char *buf, size_t cap)
 {
-	const uint8_t *wire;
-	size_t len, pos = 0, out = 0;
+	if (!is_name(name))
+		return dns_name_wire_str(NULL, 0, buf, cap);
+	return dns_name_wire_str(ldns_rdf_data(name), ldns_rdf_size(name), buf, cap);
+}
+
+const char *dns_name_wire_str(const uint8_t *wire, size_t len, char *buf, size_t cap)
+{
+	size_t pos = 0, out = 0;
 
 	if (!buf || cap == 0)
 		return buf;
 	buf[0] = '\0';
-	if (!is_name(name)) {
+	if (!wire || len == 0) {
 		snprintf(buf, cap, "(no name)");
 		return buf;
 	}
-	wire = ldns_rdf_data(name);
-	len = ldns_rdf_size(name);
-	if (len == 1 && wire[0] == 0) {
+	if (wire[0] == 0) {
 		snprintf(buf, cap, ".");
 		return buf;
 	}

@@ -40,6 +40,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "dns/dns.h"
+
 /* ---- the breaker as arithmetic ----------------------------------------------- */
 
 /* Word layout: failures 8 | state 2 | opens 6 | probing 1 | until_ms 47
@@ -165,44 +167,6 @@ void upstream_breaker_release(struct upstream_breaker_state *s, bool probe)
 		return;
 	s->probing = false;
 	s->until_ms = 0;
-}
-
-/* ---- names ------------------------------------------------------------------------ */
-
-void upstream_name_text(const uint8_t *wire, size_t len, char *out, size_t cap)
-{
-	size_t n = 0, i = 0;
-
-	if (cap == 0)
-		return;
-	while (i < len && wire[i] != 0 && wire[i] < 64) {
-		size_t lab = wire[i++];
-		for (size_t j = 0; j < lab && i + j < len; j++) {
-			uint8_t c = wire[i + j];
-			char esc[5];
-			int k;
-			/* RFC 4343 §2.1: escape the dot, the backslash and what
-			 * is not printable. */
-			if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';')
-				k = snprintf(esc, sizeof(esc), "\\%c", c);
-			else if (c <= ' ' || c >= 0x7f)
-				k = snprintf(esc, sizeof(esc), "\\%03u", c);
-			else
-				k = snprintf(esc, sizeof(esc), "%c", c);
-			if (n + (size_t)k + 2 > cap)
-				goto out;
-			memcpy(out + n, esc, (size_t)k);
-			n += (size_t)k;
-		}
-		i += lab;
-		if (n + 2 > cap)
-			goto out;
-		out[n++] = '.';
-	}
-out:
-	if (n == 0 && cap >= 2)
-		out[n++] = '.';
-	out[n] = '\0';
 }
 
 /* ---- the shared table -------------------------------------------------------------- */
@@ -519,7 +483,7 @@ void upstream_servers_health(struct upstream_servers *servers, upstream_health_c
 
 		struct upstream_breaker_state st;
 		upstream_breaker_unpack(atomic_load_explicit(&h->state, memory_order_acquire), &st);
-		upstream_name_text(zone, zone_len, info.zone, sizeof(info.zone));
+		dns_name_wire_str(zone, zone_len, info.zone, sizeof(info.zone));
 		info.failures = st.failures;
 		info.breaker = upstream_breaker_seen(&st, now_ms);
 		if (info.breaker == UPSTREAM_BREAKER_OPEN && st.until_ms > now_ms)

@@ -1,7 +1,7 @@
 /*
  * upstream/impl.h — declarations shared only inside the upstream module.
  *
- * Three layers, each testable on its own:
+ * The layers, each testable on its own:
  *  - rtt.c: the pure arithmetic of one server's estimate (RFC 6298 smoothed
  *    RTT and variance, timeout backoff, forgetting) and the choice of a
  *    server among candidates. No clock, no randomness, no atomics: time and
@@ -14,8 +14,15 @@
  *    for the health dump).
  *  - budget.c: the shared retry budget, a sliding window of atomic buckets.
  *  - provider.c: grouping NS host names by provider (libpsl).
- *  - wire.c: building the query and matching a response (ldns).
- * upstream.c does the I/O on libuv and glues them together.
+ *  - select.c: which server one leg goes to, and whether it may go
+ *    (breakers, in-flight caps, the budget, the hedge's target), over the
+ *    tables above with `now` and the random numbers passed in. No libuv.
+ *  - wire.c: building the query and matching a response on the wire.
+ *  - transport.c: the sockets of one leg (UDP, TCP framing) on libuv.
+ *  - upstream.c: the attempt's lifecycle (legs, hedge timer, outcome,
+ *    cancel) and the public API, gluing the others together.
+ * The structs of the last two (struct upstream, struct upstream_query,
+ * struct upstream_leg) are at the end; they are one worker's, never shared.
  */
 #pragma once
 #include <stdatomic.h>
@@ -24,7 +31,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <ldns/ldns.h>
+#include <uv.h>
 
+#include "upstream/upstream.h"
 #include "util/siphash.h"
 
 struct upstream_servers;
@@ -36,10 +45,6 @@ struct psl_ctx_st; /* libpsl */
  * typical far-away authority (~100-300 ms) so that a server known to answer
  * quickly is preferred, below a backed-off one so new servers get a turn. */
 #define UPSTREAM_RTT_UNKNOWN_MS 400u
-/* Random source ports drawn before leaving the choice to the kernel. */
-#define UPSTREAM_PORT_TRIES 4
-/* Upper bound of a breaker probe's timeout (ms). */
-#define UPSTREAM_PROBE_TIMEOUT_MS 800u
 /* Exploration picks among servers whose score is within this band of the
  * best one (unbound's RTT_BAND), and among unmeasured ones. */
 #define UPSTREAM_RTT_BAND_MS 400u
@@ -331,10 +336,6 @@ void upstream_health_record(struct upstream_servers *servers, struct upstream_cl
 /* Gives back everything `c` holds (an unreported probe is released). */
 void upstream_health_release(struct upstream_servers *servers, struct upstream_claim *c);
 
-/* A name in presentation form ("." for the root, escapes as in RFC 4343
- * §2.1), always NUL-terminated. */
-void upstream_name_text(const uint8_t *wire, size_t len, char *out, size_t cap);
-
 /* ---- provider.c: which provider a name server belongs to ----------------------- */
 
 /* Loads the public suffix list once per table (psl_latest, else builtin). */
@@ -348,6 +349,69 @@ size_t upstream_provider_name(const struct upstream_servers *servers, const ldns
 /* A 64-bit id of a provider name (FNV-1a), for grouping. */
 uint64_t upstream_provider_id(const char *name);
 
+/* ---- select.c: which server a leg goes to --------------------------------------- */
+
+/* Candidates considered per attempt (after the address policy). A
+ * delegation seldom has more than 13 servers with two addresses each. */
+#define UPSTREAM_CANDIDATES_MAX 64
+/* Upper bound of a breaker probe's timeout (ms). */
+#define UPSTREAM_PROBE_TIMEOUT_MS 800u
+
+/* Where selection draws its random numbers (exploration, ties, jitter):
+ * util/random.h in production, a fixed sequence in tests. */
+struct upstream_rng {
+	uint32_t (*u32)(void *ctx);
+	uint32_t (*uniform)(void *ctx, uint32_t bound); /* in [0, bound), bound > 0 */
+	void *ctx;
+};
+
+/* What one selection is asked. Everything is borrowed for the call. */
+struct upstream_select_in {
+	const struct upstream_opts *opts;
+	/* The attempt's request; NULL for upstream_select_hedge(). */
+	const struct upstream_request *req;
+	const uint8_t *zone; /* wire form, lower case or not; "\0" for the root */
+	size_t zone_len;
+	uint64_t zone_key;		/* upstream_zone_key(zone) */
+	uint64_t now_ms;		/* monotonic (the uv_now base) */
+	const struct upstream_rng *rng; /* NULL: util/random.h */
+};
+
+/* One server chosen for one leg, and what the leg holds while it runs. */
+struct upstream_pick {
+	struct sockaddr_storage server;	      /* AF_UNSPEC: none (zero-initialised) */
+	uint64_t hkey;			      /* health key of (server, zone) */
+	bool probe;			      /* this leg is the half-open breaker's probe */
+	unsigned timeout_ms;		      /* of this leg */
+	unsigned delay_ms;		      /* a planned hedge: due this long after the primary */
+	char provider[UPSTREAM_PROVIDER_MAX]; /* "" without NS names */
+	struct upstream_claim claim;	      /* in-flight units, probe; given back by the caller */
+};
+
+/*
+ * Chooses the primary server of an attempt and takes its claims into
+ * primary->claim (zone and server in-flight units, the (server, zone)
+ * entry, the probe when it is one), or says why not, counting it: REFUSED
+ * (no candidate allowed), LIMITED (the retry budget, an in-flight cap) or
+ * UNREACHABLE (every allowed candidate's breaker is open, or none is due a
+ * probe for a probe-only request); nothing is held then. `primary` and
+ * `hedge` start zeroed. With UDP and NS names, also plans the hedge: its
+ * server, provider and delay in `hedge` (AF_UNSPEC when there is none);
+ * nothing is taken for it yet.
+ */
+enum upstream_status upstream_select(struct upstream_servers *servers,
+				     const struct upstream_select_in *in,
+				     struct upstream_pick *primary, struct upstream_pick *hedge);
+/*
+ * Admits the planned hedge now (in->req is NULL): the retry budget, its
+ * breaker (closed only), the zone and server caps. 0 with the claims taken
+ * and hedge->timeout_ms set, or -EAGAIN with nothing held.
+ */
+int upstream_select_hedge(struct upstream_servers *servers, const struct upstream_select_in *in,
+			  struct upstream_pick *hedge);
+/* The breaker parameters `opts` imply (the probe lease outlasts any query). */
+struct upstream_breaker_params upstream_select_breaker_params(const struct upstream_opts *opts);
+
 /* ---- wire.c: the query and the response check ----------------------------- */
 
 /* The largest query we build: header, a 255-octet name, type, class, OPT. */
@@ -359,23 +423,131 @@ enum upstream_match {
 	UPSTREAM_MATCH_SHORT,	  /* shorter than a header */
 	UPSTREAM_MATCH_ID,	  /* another ID */
 	UPSTREAM_MATCH_NOT_REPLY, /* QR=0 */
-	UPSTREAM_MATCH_MALFORMED, /* ldns could not parse it */
-	UPSTREAM_MATCH_QUESTION,  /* not exactly our question */
+	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read: cut short, compressed, bad label */
+	UPSTREAM_MATCH_QUESTION,  /* not exactly one question, or not ours */
 };
 
 const char *upstream_match_str(enum upstream_match m);
 
 /*
- * Writes a query: `id`, RD=0, one question, an OPT record advertising
- * `edns_size` with the DO bit as asked (no OPT when edns_size == 0).
- * Returns the length, or a negative errno. Same contract as the dns/
- * module's dns_write_query(), which it stands in for.
+ * Writes a query with dns_write_query() (`id`, one question, an OPT record
+ * advertising `edns_size` with the DO bit as asked, no OPT when edns_size
+ * == 0), with RD set when `rd` (forwarding). Returns the length, or a
+ * negative errno.
  */
 int upstream_wire_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *qname,
 			uint16_t qtype, uint16_t qclass, uint16_t edns_size, bool dnssec_ok,
 			bool rd);
 
-/* Checks that `wire` answers the query `id` for exactly this question (the
- * name compared case-insensitively, RFC 4343). */
+/*
+ * Checks, on the wire and without parsing the rest, that `wire` answers the
+ * query `id` for exactly this question (RFC 5452 §9.1): QR=1, QDCOUNT=1,
+ * the name at offset 12 uncompressed and equal to `qname` up to ASCII case
+ * (RFC 4343), then QTYPE and QCLASS. Never reads outside [wire, wire+len).
+ * Whether the rest of the message parses is the resolver's business.
+ */
 enum upstream_match upstream_wire_match(const uint8_t *wire, size_t len, uint16_t id,
 					const ldns_rdf *qname, uint16_t qtype, uint16_t qclass);
+
+/* ---- upstream.c and transport.c: one worker's attempts on libuv ---------------- */
+
+/* One worker's upstream: only its loop's thread touches it. */
+struct upstream {
+	uv_loop_t *loop;
+	const struct upstream_opts *opts;
+	struct upstream_servers *servers;
+	struct upstream_query *queries; /* every attempt not yet freed */
+	bool destroying;
+	/* One datagram at a time: libuv calls alloc and recv back to back, and
+	 * a response is only valid during the callback, so attempts share it. */
+	uint8_t recvbuf[65536];
+};
+
+enum upstream_leg_state {
+	UPSTREAM_LEG_IDLE,   /* not sent (a hedge not yet due, or none) */
+	UPSTREAM_LEG_ACTIVE, /* sent, waiting */
+	UPSTREAM_LEG_DONE,   /* ended; handles closed or closing */
+};
+
+/* One query sent (the primary, the hedge): its own socket, timer, ID and
+ * claims. Owned by its struct upstream_query; handles closed by upstream.c. */
+struct upstream_leg {
+	struct upstream_query *q;
+	enum upstream_leg_state state;
+	bool tcp;
+	bool sock_open, timer_open; /* initialised, to be closed */
+	struct upstream_pick pick;  /* the server, its timeout, what is held */
+
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_udp_t udp;
+		uv_tcp_t tcp;
+	} sock;
+	uv_timer_t timer;
+	uv_udp_send_t send_req;
+	uv_connect_t connect_req;
+	uv_write_t write_req;
+
+	uint64_t start_ms;
+	uint16_t id;
+	/* The query, behind room for the TCP length prefix (RFC 1035 §4.2.2). */
+	uint8_t query[2 + UPSTREAM_QUERY_MAX];
+
+	/* TCP framing of the response being read. */
+	uint8_t tcp_prefix[2];
+	size_t tcp_have; /* octets of the current message read, prefix included */
+	size_t tcp_len;	 /* its length, once the prefix is in */
+	uint8_t *tcp_msg;
+};
+
+enum { UPSTREAM_LEG_PRIMARY, UPSTREAM_LEG_HEDGE, UPSTREAM_LEG_COUNT };
+
+/* One attempt: what upstream_query_start() returns a handle to. */
+struct upstream_query {
+	struct upstream *up;
+	struct upstream_query *prev, *next;
+	upstream_cb cb;
+	void *arg;
+
+	bool running; /* false once reported or cancelled */
+	bool tcp;
+	bool deferred; /* the timer reports `deferred_status` */
+	enum upstream_status deferred_status;
+	bool timer_open;
+	bool hedge_pending; /* the timer starts the hedge */
+	bool hedge_sent;
+	bool timed_out;	  /* a leg timed out (else the failures were network errors) */
+	unsigned handles; /* open libuv handles; freed at 0 */
+	uv_timer_t timer;
+
+	uint64_t start_ms;
+	uint16_t qtype, qclass;
+	ldns_rdf *qname;
+	size_t qlen;
+	uint64_t zone_key;
+	size_t zone_len;
+	uint8_t zone[255]; /* wire form; "\0" for the root */
+
+	struct upstream_leg leg[UPSTREAM_LEG_COUNT];
+};
+
+static inline const char *upstream_leg_proto(const struct upstream_leg *leg)
+{
+	return leg->tcp ? "tcp" : "udp";
+}
+
+/*
+ * transport.c: opens the leg's socket (counted in q->handles, closed by
+ * upstream.c) and sends the query (UDP), or starts connecting (TCP; the
+ * query follows on connect). 0, or a negative errno with the leg left for
+ * the caller to abort (nothing was sent). The leg's outcome comes back
+ * through upstream_leg_failed() and upstream_leg_answered().
+ */
+int upstream_transport_start(struct upstream_leg *leg);
+
+/* upstream.c: a leg failed (timeout, network error: `err` a UV_E* or 0). */
+void upstream_leg_failed(struct upstream_leg *leg, enum upstream_status status, int err,
+			 const char *what);
+/* upstream.c: a response that upstream_wire_match() accepted came on `leg`. */
+void upstream_leg_answered(struct upstream_leg *leg, const uint8_t *wire, size_t len);

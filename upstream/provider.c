@@ -11,7 +11,7 @@
  * only read afterwards (libpsl lookups on a loaded context are read-only,
  * so the workers share it without a lock). Nothing is cached per query.
  *
- * Does not decide anything: selection (upstream.c) compares the ids.
+ * Does not decide anything: selection (select.c) compares the ids.
  */
 #include "upstream/upstream.h"
 #include "upstream/impl.h"

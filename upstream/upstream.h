@@ -2,22 +2,31 @@
  * upstream — queries to authoritative servers over UDP and TCP (libuv).
  *
  * Every query the resolver sends to an authority passes through here. One
- * `struct upstream` per worker thread, on that worker's loop; the server
- * table (`struct upstream_servers`: smoothed RTT per server address) is
- * shared by all workers and updated with atomics (no lock on the query path).
+ * `struct upstream` per worker thread, used only on that worker's loop; the
+ * server table (`struct upstream_servers`: RTT estimates per server
+ * address, breakers per (server, zone), in-flight counts, the retry budget,
+ * counters) is shared by all workers and updated with atomics (no lock on
+ * the query path; thread-safe).
  *
  * One call = one attempt: upstream picks ONE server from the candidates
- * (lowest expected RTT, with a little exploration so a recovered or unknown
- * server gets tried), sends one query from a fresh socket (random source
- * port from the kernel, random ID from getrandom), and reports exactly one
- * outcome. Retrying another server is the resolver's decision.
+ * (breakers open for the zone skipped, a half-open one probed once, another
+ * provider than the server that just failed preferred, then the lowest
+ * expected RTT with a little exploration so a recovered or unknown server
+ * gets tried), may refuse (retry budget, in-flight caps), sends one query
+ * from a fresh socket (UDP: a source port and an ID drawn from getrandom,
+ * RFC 5452 §9.2), may hedge to a server of another provider, and reports
+ * exactly one outcome. Retrying another server is the resolver's decision.
  *
  * A response is accepted only when it comes from the address and port the
- * query went to, carries the query's ID and echoes the question (name
- * compared case-insensitively); anything else is ignored and the attempt
- * keeps waiting until its timeout (spoofing resistance).
+ * query went to, carries the query's ID, QR=1, and echoes the question (one
+ * question, the name compared case-insensitively, RFC 4343; checked on the
+ * wire, RFC 5452 §9.1); anything else is ignored and the attempt keeps
+ * waiting until its timeout (spoofing resistance). The rest of an accepted
+ * response is not parsed here: the caller gets the bytes.
  *
- * Parses no client requests. Does not interpret responses beyond matching.
+ * Parses no client requests. Does not interpret responses beyond matching
+ * (and the RCODE, which tells the RTT estimate that a SERVFAIL or REFUSED
+ * server is of no use for now).
  */
 #pragma once
 #include <stdbool.h>
@@ -27,7 +36,7 @@
 #include <ldns/ldns.h>
 #include <uv.h>
 
-#define DNS_NAME_MAX_TEXT 1024 /* a name in presentation form, escapes included */
+#include "dns/dns.h" /* DNS_NAME_MAX_TEXT */
 
 struct upstream_servers; /* shared, thread-safe */
 struct upstream;	 /* per worker */
@@ -87,8 +96,8 @@ struct upstream_request {
 	bool dnssec_ok;
 	const struct sockaddr_storage *candidates; /* port included (normally 53) */
 	size_t ncandidates;
-	/* The candidates come from the operator's configuration (root hints):
-	 * do_not_query_localhost does not apply to them. */
+	/* The candidates come from the operator's configuration (root hints,
+	 * stub and forward zones): do_not_query_localhost does not apply. */
 	bool configured;
 	/* The zone cut asked: health and breakers are kept per (server, zone),
 	 * in-flight caps per zone. NULL = the root. */
@@ -124,11 +133,13 @@ struct upstream *upstream_create(uv_loop_t *loop, const struct upstream_opts *op
 void upstream_destroy(struct upstream *up);
 
 /*
- * Starts one attempt. On success *out (optional) is a handle for
- * upstream_query_cancel() and `cb` will be called exactly once. On error
- * (negative errno) `cb` is never called. When no candidate is allowed, the
- * call succeeds and `cb` reports UPSTREAM_REFUSED (asynchronously, never
- * from inside this call).
+ * Starts one attempt; `req` and what it points to are borrowed for the
+ * call only. On success *out (optional) is a handle for
+ * upstream_query_cancel() and `cb` will be called exactly once, never from
+ * inside this call. On error (negative errno) `cb` is never called. When
+ * no server may be asked (REFUSED, UNREACHABLE, LIMITED) or the socket
+ * cannot be set up (NETERR), the call still succeeds and `cb` reports it
+ * on the next loop turn.
  */
 int upstream_query_start(struct upstream *up, const struct upstream_request *req, upstream_cb cb,
 			 void *arg, struct upstream_query **out);

@@ -1,11 +1,13 @@
 /*
  * upstream/wire.c — the query we send and the check of what comes back.
  *
- * A thin stand-in for the dns/ module's dns_write_query(),
- * dns_parse() and dns_response_matches() (same contracts), written against
- * ldns directly so upstream could be built while dns/ was being written.
- * When dns/ is in, these two functions can become calls into it and
- * upstream -> ldns becomes upstream -> dns, as DESIGN.md draws it.
+ * The query is written by dns/ (dns_write_query(), no allocation), with RD
+ * set for forwarding. The check is done on the wire, without parsing the
+ * message: the header (ID, QR, QDCOUNT) and the question at offset 12,
+ * read label by label and bounds-checked, since anyone who can reach our
+ * port can send bytes here. A matching message goes to the resolver, which
+ * parses it once (dns_parse()) and treats an unparsable one as a failure of
+ * that server.
  *
  * Interprets nothing beyond what matching needs: the rcode, the sections and
  * the TC bit are the resolver's business.
@@ -28,7 +30,7 @@ const char *upstream_match_str(enum upstream_match m)
 	case UPSTREAM_MATCH_NOT_REPLY:
 		return "QR=0";
 	case UPSTREAM_MATCH_MALFORMED:
-		return "malformed";
+		return "unreadable question";
 	case UPSTREAM_MATCH_QUESTION:
 		return "different question";
 	}
@@ -49,32 +51,72 @@ int upstream_wire_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *q
 	return len;
 }
 
+/* ASCII-only case folding (RFC 4343 §3): other octets compare exactly. */
+static uint8_t fold(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+/*
+ * Compares the name at wire[pos] with `want` (an uncompressed wire name of
+ * `want_len` octets) label by label, up to ASCII case. The name in a
+ * question at offset 12 cannot be compressed (nothing precedes it to point
+ * at, RFC 1035 §4.1.4), so a pointer or an extended label type there is
+ * malformed. Sets *end past the name when it is readable.
+ */
+static enum upstream_match name_match(const uint8_t *wire, size_t len, size_t pos,
+				      const uint8_t *want, size_t want_len, size_t *end)
+{
+	size_t start = pos;
+	bool same = true;
+
+	for (;;) {
+		if (pos >= len)
+			return UPSTREAM_MATCH_MALFORMED; /* cut inside the name */
+		uint8_t label = wire[pos];
+		if (label > 63)
+			return UPSTREAM_MATCH_MALFORMED; /* compression or 0x40/0x80 types */
+		if (pos + 1 + label > len || pos + 1 + label - start > DNS_NAME_MAX)
+			return UPSTREAM_MATCH_MALFORMED;
+		size_t at = pos - start; /* the same offset in `want` */
+		if (same && (at >= want_len || want[at] != label || at + 1 + label > want_len))
+			same = false;
+		for (size_t k = 1; same && k <= label; k++)
+			same = fold(wire[pos + k]) == fold(want[at + k]);
+		pos += 1 + (size_t)label;
+		if (label == 0)
+			break;
+	}
+	*end = pos;
+	return same && pos - start == want_len ? UPSTREAM_MATCH_OK : UPSTREAM_MATCH_QUESTION;
+}
+
 enum upstream_match upstream_wire_match(const uint8_t *wire, size_t len, uint16_t id,
 					const ldns_rdf *qname, uint16_t qtype, uint16_t qclass)
 {
-	/* Cheap checks on the raw header first: most junk stops here. */
-	if (len < LDNS_HEADER_SIZE)
+	/* RFC 1035 §4.1.1: ID in bytes 0-1, QR the top bit of byte 2,
+	 * QDCOUNT in bytes 4-5. */
+	if (wire == NULL || len < DNS_HEADER_LEN)
 		return UPSTREAM_MATCH_SHORT;
-	if (LDNS_ID_WIRE(wire) != id)
+	if ((uint16_t)(wire[0] << 8 | wire[1]) != id)
 		return UPSTREAM_MATCH_ID;
-	if (!LDNS_QR_WIRE(wire))
+	if (!(wire[2] & 0x80))
 		return UPSTREAM_MATCH_NOT_REPLY;
-
-	ldns_pkt *pkt = NULL;
-	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK)
-		return UPSTREAM_MATCH_MALFORMED;
-
 	/* RFC 5452 §9.1: accept only a response that echoes the question. */
-	enum upstream_match ret = UPSTREAM_MATCH_QUESTION;
-	const ldns_rr_list *qs = ldns_pkt_question(pkt);
-	if (qs != NULL && ldns_rr_list_rr_count(qs) == 1) {
-		const ldns_rr *q = ldns_rr_list_rr(qs, 0);
-		const ldns_rdf *owner = ldns_rr_owner(q);
-		/* ldns_dname_compare() folds case (RFC 4343). */
-		if (owner != NULL && ldns_dname_compare(owner, qname) == 0 &&
-		    ldns_rr_get_type(q) == qtype && ldns_rr_get_class(q) == qclass)
-			ret = UPSTREAM_MATCH_OK;
-	}
-	ldns_pkt_free(pkt);
-	return ret;
+	if ((wire[4] << 8 | wire[5]) != 1)
+		return UPSTREAM_MATCH_QUESTION;
+	if (qname == NULL || ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME)
+		return UPSTREAM_MATCH_QUESTION;
+
+	size_t pos;
+	enum upstream_match m = name_match(wire, len, DNS_HEADER_LEN, ldns_rdf_data(qname),
+					   ldns_rdf_size(qname), &pos);
+	if (m != UPSTREAM_MATCH_OK)
+		return m;
+	if (len - pos < 4)
+		return UPSTREAM_MATCH_MALFORMED; /* cut before QTYPE and QCLASS end */
+	if ((uint16_t)(wire[pos] << 8 | wire[pos + 1]) != qtype ||
+	    (uint16_t)(wire[pos + 2] << 8 | wire[pos + 3]) != qclass)
+		return UPSTREAM_MATCH_QUESTION;
+	return UPSTREAM_MATCH_OK;
 }

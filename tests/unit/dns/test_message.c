@@ -1,7 +1,8 @@
 /*
- * Tests for dns/message.c: parsing, upstream queries, response matching and
- * client answers (EDNS, EDE, truncation). Every written message is parsed
- * back with ldns and checked field by field.
+ * Tests for dns/message.c: parsing, upstream queries and client answers
+ * (EDNS, EDE, truncation). Every written message is parsed back with ldns
+ * and checked field by field. (Response matching is upstream/wire.c's,
+ * tested in tests/unit/upstream/test_wire.c.)
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -132,67 +133,6 @@ static void test_write_query(void **state)
 				 -EINVAL);
 		ldns_rdf_deep_free(not_name);
 	}
-	ldns_rdf_deep_free(q);
-}
-
-/* ---- dns_response_matches ------------------------------------------------ */
-
-static ldns_pkt *response(const char *qname, ldns_rr_type type, ldns_rr_class cls)
-{
-	ldns_pkt *pkt = ldns_pkt_query_new(name(qname), type, cls, LDNS_QR);
-
-	assert_non_null(pkt);
-	return pkt;
-}
-
-static void test_response_matches(void **state)
-{
-	ldns_rdf *q = name("www.example.com.");
-	ldns_pkt *pkt;
-
-	pkt = response("www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
-	assert_true(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN));
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH));
-	assert_false(dns_response_matches(NULL, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	assert_false(dns_response_matches(pkt, NULL, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	/* QR=0: a query, not a response */
-	ldns_pkt_set_qr(pkt, false);
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	ldns_pkt_free(pkt);
-
-	/* letter case does not matter (RFC 4343; 0x20 randomisation) */
-	pkt = response("WWW.eXaMpLe.COM.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
-	assert_true(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	ldns_pkt_free(pkt);
-
-	pkt = response("www.example.org.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	ldns_pkt_free(pkt);
-
-	pkt = response("example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	ldns_pkt_free(pkt);
-
-	/* two questions */
-	pkt = response("www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN);
-	{
-		ldns_rr *second = ldns_rr_new();
-
-		ldns_rr_set_owner(second, name("www.example.com."));
-		ldns_rr_set_question(second, true);
-		ldns_rr_set_type(second, LDNS_RR_TYPE_A);
-		ldns_rr_set_class(second, LDNS_RR_CLASS_IN);
-		assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, second));
-	}
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	ldns_pkt_free(pkt);
-
-	/* no question */
-	pkt = ldns_pkt_new();
-	ldns_pkt_set_qr(pkt, true);
-	assert_false(dns_response_matches(pkt, q, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN));
-	ldns_pkt_free(pkt);
 	ldns_rdf_deep_free(q);
 }
 
@@ -509,7 +449,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_write_query),
-		cmocka_unit_test(test_response_matches),
 		cmocka_unit_test(test_write_answer),
 		cmocka_unit_test(test_write_answer_rcode),
 		cmocka_unit_test(test_write_answer_ede),

@@ -1,6 +1,7 @@
 /*
  * Tests for dns/name.c: lower-casing wire names, label counts, the
- * subdomain test, suffixes, printing and building names from wire bytes.
+ * subdomain test, suffixes, printing (rdf and wire form) and building names
+ * from wire bytes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,6 +157,57 @@ static void test_str(void **state)
 	ldns_rdf_deep_free(odd);
 }
 
+static void test_wire_str(void **state)
+{
+	char buf[64];
+	char big[DNS_NAME_MAX_TEXT];
+	static const uint8_t odd[] = {3, 'a', '.', 'b', 2, 0x01, ' ', 0};
+	static const uint8_t root[] = {0};
+	static const uint8_t com[] = {3, 'c', 'o', 'm', 0};
+	static const uint8_t special[] = {4, '@', '$', ';', '\\', 0};
+	static const uint8_t ptr[] = {3, 'w', 'w', 'w', 0xc0, 12};
+	static const uint8_t cut[] = {7, 'e', 'x', 'a'}; /* the label claims more */
+
+	/* escapes as in RFC 1035 §5.1: special octets by \c, others by \DDD */
+	assert_string_equal(dns_name_wire_str(odd, sizeof(odd), buf, sizeof(buf)),
+			    "a\\.b.\\001\\032.");
+	assert_string_equal(dns_name_wire_str(special, sizeof(special), buf, sizeof(buf)),
+			    "\\@\\$\\;\\\\.");
+	assert_string_equal(dns_name_wire_str(root, 1, buf, sizeof(buf)), ".");
+	assert_string_equal(dns_name_wire_str(com, sizeof(com), buf, sizeof(buf)), "com.");
+	/* stops at a pointer or the end of the bytes, never reads past */
+	assert_string_equal(dns_name_wire_str(ptr, sizeof(ptr), buf, sizeof(buf)), "www.");
+	assert_string_equal(dns_name_wire_str(cut, sizeof(cut), buf, sizeof(buf)), "exa.");
+	assert_string_equal(dns_name_wire_str(NULL, 3, buf, sizeof(buf)), "(no name)");
+	assert_string_equal(dns_name_wire_str(com, 0, buf, sizeof(buf)), "(no name)");
+	/* too small: cut, terminated */
+	assert_string_equal(dns_name_wire_str(com, sizeof(com), buf, 4), "com");
+	assert_string_equal(dns_name_wire_str(com, sizeof(com), buf, 1), "");
+	assert_null(dns_name_wire_str(com, sizeof(com), NULL, 0));
+
+	/* the longest presentation form fits DNS_NAME_MAX_TEXT: 255 octets,
+	 * four labels (63, 63, 63, 61), every octet escaped as \DDD */
+	uint8_t worst[DNS_NAME_MAX];
+	size_t pos = 0;
+	for (int l = 0; l < 4; l++) {
+		uint8_t n = l < 3 ? 63 : 61;
+		worst[pos++] = n;
+		memset(worst + pos, 0x01, n);
+		pos += n;
+	}
+	worst[pos++] = 0;
+	assert_int_equal(pos, DNS_NAME_MAX);
+	dns_name_wire_str(worst, pos, big, sizeof(big));
+	assert_int_equal(strlen(big), 250 * 4 + 4);
+
+	/* dns_name_str() is the same for an rdf */
+	ldns_rdf *rdf = dns_name_from_wire(odd, sizeof(odd));
+	assert_non_null(rdf);
+	assert_string_equal(dns_name_str(rdf, big, sizeof(big)),
+			    dns_name_wire_str(odd, sizeof(odd), buf, sizeof(buf)));
+	ldns_rdf_deep_free(rdf);
+}
+
 static void test_from_wire(void **state)
 {
 	static const uint8_t ok[] = "\x07"
@@ -187,7 +239,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lower),	     cmocka_unit_test(test_label_count),
 		cmocka_unit_test(test_is_subdomain), cmocka_unit_test(test_suffix),
-		cmocka_unit_test(test_str),	     cmocka_unit_test(test_from_wire),
+		cmocka_unit_test(test_str),	     cmocka_unit_test(test_wire_str),
+		cmocka_unit_test(test_from_wire),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -402,20 +402,6 @@ static void test_health_dump(void **state)
 	ldns_rdf_deep_free(root.name);
 }
 
-static void test_name_text(void **state)
-{
-	char buf[64];
-	static const uint8_t odd[] = {3, 'a', '.', 'b', 2, 0x01, ' ', 0};
-	upstream_name_text(odd, sizeof(odd), buf, sizeof(buf));
-	assert_string_equal(buf, "a\\.b.\\001\\032.");
-	static const uint8_t root[] = {0};
-	upstream_name_text(root, 1, buf, sizeof(buf));
-	assert_string_equal(buf, ".");
-	static const uint8_t com[] = {3, 'c', 'o', 'm', 0};
-	upstream_name_text(com, sizeof(com), buf, 4); /* too small: cut, terminated */
-	assert_true(strlen(buf) < 4);
-}
-
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -430,7 +416,6 @@ int main(void)
 		T(test_table_one_probe),
 		T(test_inflight_caps),
 		T(test_health_dump),
-		cmocka_unit_test(test_name_text),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
