@@ -49,6 +49,15 @@ enum {
 	DNS_EDE_NETWORK_ERROR = 23,
 };
 
+/* ---- a response's structure, before it is parsed (skim.c) ---------------- */
+
+/*
+ * True when every question and record of `wire` lies inside its `len`
+ * bytes (names well formed, compression pointers backwards, RDATA within
+ * bounds). No allocation; does not interpret RDATA.
+ */
+bool dns_wire_skim(const uint8_t *wire, size_t len);
+
 /* ---- hot path: reading a client query ---------------------------------- */
 
 /* What dns_read_query() found. */

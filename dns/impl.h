@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/dns.h"
+
 /* RFC 1035 §4.1.1 header flag bits (in the 16-bit flag word). */
 #define DNS_FLAG_QR 0x8000u
 #define DNS_FLAG_AA 0x0400u
@@ -48,6 +50,98 @@ static inline void dns_put32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
+}
+
+/* ---- reading hostile messages without allocating (query_reader.c, skim.c) ---- */
+
+/* A cursor over the datagram; `pos` never exceeds `len`. */
+struct dns_reader {
+	const uint8_t *wire;
+	size_t len;
+	size_t pos;
+};
+
+static inline bool dns_reader_has(const struct dns_reader *r, size_t n)
+{
+	return r->len - r->pos >= n;
+}
+
+static inline bool dns_reader_u16(struct dns_reader *r, uint16_t *v)
+{
+	if (!dns_reader_has(r, 2))
+		return false;
+	*v = dns_get16(r->wire + r->pos);
+	r->pos += 2;
+	return true;
+}
+
+/*
+ * Skips an owner name elsewhere in the message. Compression is legal there
+ * (RFC 1035 §4.1.4), but we never follow a pointer: we only check it points
+ * backwards, to where a name could have started. `is_root` tells whether
+ * the name was the bare root label.
+ */
+static inline bool dns_reader_skip_name(struct dns_reader *r, bool *is_root)
+{
+	size_t n = 0;
+	size_t start = r->pos;
+
+	for (;;) {
+		uint8_t label;
+
+		if (!dns_reader_has(r, 1))
+			return false;
+		label = r->wire[r->pos];
+		if ((label & 0xc0) == 0xc0) {
+			uint16_t ptr;
+
+			if (!dns_reader_has(r, 2))
+				return false;
+			ptr = dns_get16(r->wire + r->pos) & 0x3fff;
+			if (ptr >= r->pos)
+				return false;
+			r->pos += 2;
+			*is_root = false;
+			return true;
+		}
+		if (label > 63)
+			return false;
+		if (!dns_reader_has(r, 1u + label) || n + 1u + label > DNS_NAME_MAX)
+			return false;
+		n += 1u + label;
+		r->pos += 1u + label;
+		if (label == 0)
+			break;
+	}
+	*is_root = r->pos - start == 1;
+	return true;
+}
+
+struct dns_rr_head {
+	bool owner_is_root;
+	uint16_t type, rclass;
+	uint32_t ttl;
+	uint16_t rdlen;
+	size_t rdata; /* offset of RDATA in the message */
+};
+
+/* Reads one RR's fixed part and steps over its RDATA, staying in bounds. */
+static inline bool dns_reader_rr(struct dns_reader *r, struct dns_rr_head *rr)
+{
+	if (!dns_reader_skip_name(r, &rr->owner_is_root))
+		return false;
+	if (!dns_reader_has(r, 10))
+		return false;
+	rr->type = dns_get16(r->wire + r->pos);
+	rr->rclass = dns_get16(r->wire + r->pos + 2);
+	rr->ttl = dns_get32(r->wire + r->pos + 4);
+	rr->rdlen = dns_get16(r->wire + r->pos + 8);
+	r->pos += 10;
+	if (!dns_reader_has(r, rr->rdlen))
+		return false;
+	rr->rdata = r->pos;
+	r->pos += rr->rdlen;
+	return true;
 }
 
 /* A message made of a header, at most one question and at most one OPT. */

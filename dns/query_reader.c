@@ -16,46 +16,25 @@
 #include <stddef.h>
 #include <string.h>
 
-/* A cursor over the datagram; `pos` never exceeds `len`. */
-struct reader {
-	const uint8_t *wire;
-	size_t len;
-	size_t pos;
-};
-
-static bool reader_has(const struct reader *r, size_t n)
-{
-	return r->len - r->pos >= n;
-}
-
-static bool reader_u16(struct reader *r, uint16_t *v)
-{
-	if (!reader_has(r, 2))
-		return false;
-	*v = dns_get16(r->wire + r->pos);
-	r->pos += 2;
-	return true;
-}
-
 /*
  * The question name: uncompressed only (a query has nothing earlier to
  * point at), labels <= 63 bytes, whole name <= 255 bytes (RFC 1035 §2.3.4).
  * Copied out as received, letter case included.
  */
-static bool read_qname(struct reader *r, uint8_t *name, uint8_t *name_len)
+static bool read_qname(struct dns_reader *r, uint8_t *name, uint8_t *name_len)
 {
 	size_t n = 0;
 
 	for (;;) {
 		uint8_t label;
 
-		if (!reader_has(r, 1))
+		if (!dns_reader_has(r, 1))
 			return false;
 		label = r->wire[r->pos];
 		/* > 63 covers pointers (0xc0) and extended label types (0x40, 0x80) */
 		if (label > 63)
 			return false;
-		if (!reader_has(r, 1u + label) || n + 1u + label > DNS_NAME_MAX)
+		if (!dns_reader_has(r, 1u + label) || n + 1u + label > DNS_NAME_MAX)
 			return false;
 		memcpy(name + n, r->wire + r->pos, 1u + label);
 		n += 1u + label;
@@ -64,75 +43,6 @@ static bool read_qname(struct reader *r, uint8_t *name, uint8_t *name_len)
 			break;
 	}
 	*name_len = (uint8_t)n;
-	return true;
-}
-
-/*
- * Skips an owner name elsewhere in the message. Compression is legal there
- * (RFC 1035 §4.1.4), but we never follow a pointer: we only check it points
- * backwards, to where a name could have started. `is_root` tells whether
- * the name was the bare root label.
- */
-static bool skip_name(struct reader *r, bool *is_root)
-{
-	size_t n = 0;
-	size_t start = r->pos;
-
-	for (;;) {
-		uint8_t label;
-
-		if (!reader_has(r, 1))
-			return false;
-		label = r->wire[r->pos];
-		if ((label & 0xc0) == 0xc0) {
-			uint16_t ptr;
-
-			if (!reader_has(r, 2))
-				return false;
-			ptr = dns_get16(r->wire + r->pos) & 0x3fff;
-			if (ptr >= r->pos)
-				return false;
-			r->pos += 2;
-			*is_root = false;
-			return true;
-		}
-		if (label > 63)
-			return false;
-		if (!reader_has(r, 1u + label) || n + 1u + label > DNS_NAME_MAX)
-			return false;
-		n += 1u + label;
-		r->pos += 1u + label;
-		if (label == 0)
-			break;
-	}
-	*is_root = r->pos - start == 1;
-	return true;
-}
-
-struct rr_head {
-	bool owner_is_root;
-	uint16_t type, rclass;
-	uint32_t ttl;
-	uint16_t rdlen;
-	size_t rdata; /* offset of RDATA in the message */
-};
-
-/* Reads one RR's fixed part and steps over its RDATA, staying in bounds. */
-static bool read_rr(struct reader *r, struct rr_head *rr)
-{
-	if (!skip_name(r, &rr->owner_is_root))
-		return false;
-	if (!reader_has(r, 10))
-		return false;
-	rr->type = dns_get16(r->wire + r->pos);
-	rr->rclass = dns_get16(r->wire + r->pos + 2);
-	rr->ttl = dns_get32(r->wire + r->pos + 4);
-	rr->rdlen = dns_get16(r->wire + r->pos + 8);
-	r->pos += 10;
-	if (!reader_has(r, rr->rdlen))
-		return false;
-	rr->rdata = r->pos;
-	r->pos += rr->rdlen;
 	return true;
 }
 
@@ -165,7 +75,7 @@ static bool read_edns_options(const uint8_t *wire, size_t pos, size_t end, struc
 }
 
 /* The OPT pseudo-RR: RFC 6891 §6.1.1-6.1.3. */
-static enum dns_read_status read_opt(const struct reader *r, const struct rr_head *rr,
+static enum dns_read_status read_opt(const struct dns_reader *r, const struct dns_rr_head *rr,
 				     struct dns_query_view *q)
 {
 	/* §6.1.1: at most one OPT, owned by the root */
@@ -187,12 +97,12 @@ static enum dns_read_status read_opt(const struct reader *r, const struct rr_hea
  * Everything after the header. Returns as soon as the message proves
  * malformed, so that `q` holds what was read before that point.
  */
-static enum dns_read_status read_sections(struct reader *r, struct dns_query_view *q,
+static enum dns_read_status read_sections(struct dns_reader *r, struct dns_query_view *q,
 					  uint16_t qdcount, uint16_t ancount, uint16_t nscount,
 					  uint16_t arcount)
 {
 	enum dns_read_status status = DNS_READ_OK;
-	struct rr_head rr;
+	struct dns_rr_head rr;
 
 	/* One question per query in practice (RFC 9619 makes it the rule). */
 	if (qdcount > 1)
@@ -200,7 +110,7 @@ static enum dns_read_status read_sections(struct reader *r, struct dns_query_vie
 	if (qdcount == 1) {
 		if (!read_qname(r, q->qname, &q->qname_len))
 			return DNS_READ_FORMERR;
-		if (!reader_u16(r, &q->qtype) || !reader_u16(r, &q->qclass))
+		if (!dns_reader_u16(r, &q->qtype) || !dns_reader_u16(r, &q->qclass))
 			return DNS_READ_FORMERR;
 		q->has_question = true;
 	} else {
@@ -216,12 +126,12 @@ static enum dns_read_status read_sections(struct reader *r, struct dns_query_vie
 	if (ancount != 0 && q->opcode == 0)
 		return DNS_READ_FORMERR;
 	for (uint32_t i = 0; i < (uint32_t)ancount + nscount; i++) {
-		if (!read_rr(r, &rr))
+		if (!dns_reader_rr(r, &rr))
 			return DNS_READ_FORMERR;
 	}
 
 	for (uint16_t i = 0; i < arcount; i++) {
-		if (!read_rr(r, &rr))
+		if (!dns_reader_rr(r, &rr))
 			return DNS_READ_FORMERR;
 		if (rr.type == DNS_TYPE_OPT) {
 			enum dns_read_status opt = read_opt(r, &rr, q);
@@ -241,7 +151,7 @@ static enum dns_read_status read_sections(struct reader *r, struct dns_query_vie
 
 enum dns_read_status dns_read_query(const uint8_t *wire, size_t len, struct dns_query_view *q)
 {
-	struct reader r = {.wire = wire, .len = len, .pos = DNS_HEADER_LEN};
+	struct dns_reader r = {.wire = wire, .len = len, .pos = DNS_HEADER_LEN};
 	enum dns_read_status status;
 
 	/* qname means something only with has_question: leave its 255 bytes be */

@@ -11,7 +11,8 @@
  * Invariants: never reads outside the response (ASan in fuzz builds); the
  * verdict is one of the enum's; it is OK exactly when a plain reference
  * check holds (header ID, QR=1, QDCOUNT=1, the QNAME's octets at offset 12
- * equal up to ASCII case, then QTYPE and QCLASS); SHORT exactly when the
+ * equal up to ASCII case, then QTYPE and QCLASS) and the sections skim
+ * as well formed (dns_wire_skim()); SHORT exactly when the
  * response is shorter than a header. Also prints the question name with
  * dns_name_wire_str(), which must stay in its buffer.
  */
@@ -87,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	enum upstream_match m = upstream_wire_match(w, len, id, qname, qtype, qclass);
 	CHECK(m >= UPSTREAM_MATCH_OK && m <= UPSTREAM_MATCH_QUESTION);
-	CHECK((m == UPSTREAM_MATCH_OK) == reference(w, len, id, qname, qtype, qclass));
+	CHECK((m == UPSTREAM_MATCH_OK) ==
+	      (reference(w, len, id, qname, qtype, qclass) && dns_wire_skim(w, len)));
 	CHECK((m == UPSTREAM_MATCH_SHORT) == (len < 12));
 
 	if (len > 12) {

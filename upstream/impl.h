@@ -423,7 +423,7 @@ enum upstream_match {
 	UPSTREAM_MATCH_SHORT,	  /* shorter than a header */
 	UPSTREAM_MATCH_ID,	  /* another ID */
 	UPSTREAM_MATCH_NOT_REPLY, /* QR=0 */
-	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read: cut short, compressed, bad label */
+	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read, or the records do not fit */
 	UPSTREAM_MATCH_QUESTION,  /* not exactly one question, or not ours */
 };
 

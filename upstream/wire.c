@@ -5,9 +5,11 @@
  * set for forwarding. The check is done on the wire, without parsing the
  * message: the header (ID, QR, QDCOUNT) and the question at offset 12,
  * read label by label and bounds-checked, since anyone who can reach our
- * port can send bytes here. A matching message goes to the resolver, which
- * parses it once (dns_parse()) and treats an unparsable one as a failure of
- * that server.
+ * port can send bytes here; then a skim of the sections (dns_wire_skim():
+ * records within bounds, no allocation), so structural garbage is ignored
+ * like any other non-matching message. A matching message goes to the
+ * resolver, which parses it once (dns_parse()) and treats an unparsable
+ * one as a failure of that server.
  *
  * Interprets nothing beyond what matching needs: the rcode, the sections and
  * the TC bit are the resolver's business.
@@ -118,5 +120,10 @@ enum upstream_match upstream_wire_match(const uint8_t *wire, size_t len, uint16_
 	if ((uint16_t)(wire[pos] << 8 | wire[pos + 1]) != qtype ||
 	    (uint16_t)(wire[pos + 2] << 8 | wire[pos + 3]) != qclass)
 		return UPSTREAM_MATCH_QUESTION;
+	/* A body that is not even well formed is ignored, as a spoofed reply
+	 * would be: the attempt waits for the real one (or its timeout, which
+	 * the server's health then counts). The resolver parses the rest once. */
+	if (!dns_wire_skim(wire, len))
+		return UPSTREAM_MATCH_MALFORMED;
 	return UPSTREAM_MATCH_OK;
 }

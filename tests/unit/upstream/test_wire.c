@@ -314,21 +314,35 @@ static void test_match_type_class(void **state)
 	assert_int_equal(MATCH(w, sizeof(w)), UPSTREAM_MATCH_QUESTION);
 }
 
-static void test_match_leaves_the_body(void **state)
+static void test_match_ignores_a_body_that_does_not_fit(void **state)
 {
-	/* The question matches and the body is garbage (ANCOUNT says 5, no
-	 * records follow; trailing junk): accepted here, the resolver's
-	 * parser judges it (an unparsable reply fails that server). */
+	/* The question matches but the body is garbage (ANCOUNT says 5, no
+	 * records follow; trailing junk): ignored like a non-matching reply,
+	 * so the attempt waits for the real answer or times out, and the
+	 * server's health counts that (as before the match moved to the wire). */
 	uint8_t w[sizeof(base) + 3];
 	memcpy(w, base, sizeof(base));
 	w[7] = 5;
 	w[sizeof(base)] = 0xff;
 	w[sizeof(base) + 1] = 0xc0;
 	w[sizeof(base) + 2] = 0x01;
-	assert_int_equal(MATCH(w, sizeof(w)), UPSTREAM_MATCH_OK);
-	ldns_pkt *p = NULL;
-	assert_int_not_equal(ldns_wire2pkt(&p, w, sizeof(w)), LDNS_STATUS_OK);
+	assert_int_equal(MATCH(w, sizeof(w)), UPSTREAM_MATCH_MALFORMED);
 
+	/* One well-formed answer record (a pointer back to the question
+	 * name): accepted, the resolver parses it. */
+	uint8_t ok[sizeof(base) + 16];
+	static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+	memcpy(ok, base, sizeof(base));
+	memcpy(ok + sizeof(base), rr, sizeof(rr));
+	ok[7] = 1;
+	assert_int_equal(MATCH(ok, sizeof(ok)), UPSTREAM_MATCH_OK);
+	/* Its RDLENGTH one past the end: not a message. */
+	ok[sizeof(base) + 11] = 5;
+	assert_int_equal(MATCH(ok, sizeof(ok)), UPSTREAM_MATCH_MALFORMED);
+}
+
+static void test_match_leaves_the_body(void **state)
+{
 	/* A name asked that is not a name never matches. */
 	ldns_rdf *notname = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, "192.0.2.1");
 	assert_int_equal(upstream_wire_match(base, sizeof(base), 0x1234, notname, 1, 1),
@@ -349,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_match_compression),
 		cmocka_unit_test(test_match_oversized_name),
 		cmocka_unit_test(test_match_type_class),
+		cmocka_unit_test(test_match_ignores_a_body_that_does_not_fit),
 		cmocka_unit_test(test_match_leaves_the_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
