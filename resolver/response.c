@@ -229,18 +229,19 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 }
 
 /*
- * Step 3, accept: the seam between classification and the cache. Every
- * record a reply puts into the cache goes through here: its in-bailiwick
- * RRsets now (store.c, resolver_store_response), and a negative answer
- * later, when query_on_response() finishes the query with it
- * (resolver_store_negative) from this same, accepted reply. A scrubber or
- * validator goes at the top of this function; a reply it rejects is handed
- * on as RESOLVER_CLASS_ERROR, so nothing of it is stored or acted on and
- * the server is failed for this request. Returns the class to act on.
+ * Step 3, accept: the seam between classification and the cache. Nothing
+ * of a reply reaches the cache before this point. Its in-bailiwick RRsets
+ * are stored here (store.c, resolver_store_response); a negative answer is
+ * stored later from this same reply, when query_on_response() finishes the
+ * query with it (resolver_store_negative, after the empty-answer guard).
+ * So a scrubber (which may cut records out of `resp`, hence not const) or
+ * a validator put at the top of this function covers both: a reply it
+ * rejects is handed on as RESOLVER_CLASS_ERROR, so nothing of it is stored
+ * or acted on and the server is failed for this request. Iteration needs
+ * no change for them. Returns the class to act on.
  */
 static enum resolver_class response_accept(struct resolver_request *req, struct query *q,
-					   const ldns_pkt *resp, enum resolver_class cls,
-					   uint64_t now)
+					   ldns_pkt *resp, enum resolver_class cls, uint64_t now)
 {
 	switch (cls) {
 	case RESOLVER_CLASS_ANSWER:
