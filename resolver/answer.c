@@ -5,8 +5,6 @@
  * responses: no authority or additional data with positive answers.
  * dns_write_answer() later sets the header bits and the client's letter case.
  */
-#include <string.h>
-
 #include "resolver/impl.h"
 #include "dns/dns.h"
 
@@ -22,26 +20,6 @@ ldns_rr_list *resolver_extract_any(const ldns_rr_list *list, const ldns_rdf *own
 			ldns_rr_free(copy);
 	}
 	return out;
-}
-
-ldns_rdf *resolver_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,
-				    const ldns_rdf *target)
-{
-	/* qname = prefix + owner; result = prefix + target. */
-	int keep = dns_name_label_count(qname) - dns_name_label_count(owner);
-	if (keep <= 0)
-		return NULL;
-	size_t qlen = ldns_rdf_size(qname), olen = ldns_rdf_size(owner);
-	size_t tlen = ldns_rdf_size(target);
-	if (olen > qlen)
-		return NULL;
-	size_t plen = qlen - olen; /* wire bytes of the prefix labels */
-	if (plen + tlen > DNS_NAME_MAX)
-		return NULL; /* RFC 6672 §2.2: YXDOMAIN; we answer SERVFAIL */
-	uint8_t buf[DNS_NAME_MAX];
-	memcpy(buf, ldns_rdf_data(qname), plen);
-	memcpy(buf + plen, ldns_rdf_data(target), tlen);
-	return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, plen + tlen, buf);
 }
 
 ldns_pkt *resolver_answer_skeleton(const struct resolver_request *req, uint8_t rcode)

@@ -6,7 +6,7 @@
  * iterator logic (Unbound's response_type_from_server, Knot Resolver's
  * iterate layer): errors, then data for the name, then aliases, then
  * NXDOMAIN, then referrals, then authoritative emptiness. What is done with
- * each class is request.c's business; what is cached is store.c's.
+ * each class is response.c's business; what is cached is store.c's.
  */
 #include "resolver/impl.h"
 #include "dns/dns.h"

@@ -1,6 +1,21 @@
 /*
  * resolver internals shared between the files of resolver/. Not a public
- * interface: daemon/ and tests use resolver.h.
+ * interface: daemon/ and tests use resolver.h. A request and its queries
+ * are used by one thread at a time (the caller's); the env is read-only.
+ *
+ * The files, in the order a question meets them:
+ *   request.c       the request, its stack of queries, the public accessors
+ *   iterate.c       resolver_produce(): cache, zone cut, what to send next
+ *   ask_policy.c    the iterator asking cache/policy.c (cached failures,
+ *                   stale answers, the empty-answer guard)
+ *   zone_cut.c      where to ask: the closest delegation and its addresses
+ *   response.c      resolver_consume(): classify -> accept (store) -> act
+ *   classify.c      what kind of reply it is
+ *   store.c         what of an accepted reply is cached, with what trust
+ *   alias.c         CNAME and DNAME chains
+ *   answer.c        the client's answer
+ *   stale_answer.c  answers from cached, possibly expired, data
+ *   rrset.c         RRset helpers
  */
 #pragma once
 #include "resolver/resolver.h"
@@ -20,7 +35,6 @@ struct zone_cut {
 	/* Per NS name (index into `ns`): address lookups already attempted. */
 	bool ns_fetched_a[RESOLVER_MAX_NS], ns_fetched_aaaa[RESOLVER_MAX_NS];
 	unsigned ns_fetches;
-	bool from_hints;
 	bool from_cache; /* found in the cache (may be outdated), not a fresh referral */
 	bool configured; /* a stub or forward zone's servers (from the configuration) */
 	bool forward;	 /* the servers are recursive resolvers: ask with RD=1 */
@@ -70,18 +84,66 @@ struct resolver_request {
 	bool primed;	     /* the root priming sub-query has been tried */
 	bool policy_checked; /* the cache policy was consulted for the question */
 	int ede;	     /* Extended DNS Error for the answer, or -1 */
-	bool failure_cached; /* answered from a cached failure */
 	bool guard_decided;  /* the empty-answer guard recorded its verdict */
 	ldns_pkt *early;     /* answer given to the client before resolving (or NULL) */
 	int early_ede;
-	bool probe_only;    /* resolving behind an early answer: only breaker probes */
-	bool asked_network; /* some upstream query was actually sent */
-	uint32_t epoch;	    /* cache_recovery_epoch() when the request started */
-	ldns_pkt *answer;   /* set once the client's question is done */
+	bool probe_only;  /* resolving behind an early answer: only breaker probes */
+	uint32_t epoch;	  /* cache_recovery_epoch() when the request started */
+	ldns_pkt *answer; /* set once the client's question is done */
 	struct sockaddr_storage send_addrs[RESOLVER_MAX_ADDRS]; /* resolver_send.servers */
 	const ldns_rdf *send_ns[RESOLVER_MAX_ADDRS];		/* resolver_send.server_ns */
 	bool unreachable; /* upstream said the zone's servers are known dead */
 };
+
+/* request.c: the request, its query stack, state changes every step shares */
+/* A new query for (qname, qtype, qclass) above `parent` (NULL: the goal), in
+ * START; NULL on allocation failure. The caller pushes it (req->top). */
+struct query *query_new(const ldns_rdf *qname, uint16_t qtype, uint16_t qclass,
+			struct query *parent);
+/* NULL-safe; the caller has popped it. */
+void query_free(struct query *q);
+void query_finish(struct query *q, uint8_t rcode);
+/* The query moved on (new zone cut, next label, another name): the next
+ * send is a first attempt again, with no provider to avoid. */
+void query_progress(struct query *q);
+/* `server` (NULL-safe) failed this query (timeout, lame, unusable): not
+ * asked again by it. */
+void query_mark_failed(struct query *q, const struct sockaddr_storage *server);
+/* Is (name, type) already being resolved somewhere on the stack? */
+bool request_on_stack(const struct resolver_request *req, const ldns_rdf *name, uint16_t type);
+/* Ends every sub-query and the client's question with SERVFAIL. */
+void request_fail(struct resolver_request *req, const char *why);
+/* Bumps a counter of env->stats (if any); use REQUEST_STAT_INC. */
+void request_stat_inc(const struct resolver_request *req, size_t offset);
+#define REQUEST_STAT_INC(req, field) request_stat_inc((req), offsetof(struct resolver_stats, field))
+
+/* alias.c: CNAME and DNAME chains */
+/* Moves q to `target` after an alias link. False (and q finished with
+ * SERVFAIL) on a loop or when the chain is too long. */
+bool query_follow_alias(struct resolver_request *req, struct query *q, const ldns_rdf *target);
+/* Follows the chain from q's name through the answer section of `resp`
+ * (CNAMEs, DNAMEs with the synthesized CNAME), adding each link to q's
+ * answer. True when q is finished (the data was in `resp`, or SERVFAIL);
+ * false when the chain leaves `resp` with q at its last target. */
+bool query_chase_alias(struct resolver_request *req, struct query *q, const ldns_pkt *resp);
+
+/* ask_policy.c: the iterator's consultations of cache/policy.c */
+/* Before asking anyone for the client's question (q is the goal): a cached
+ * failure, a failed refresh or the empty-answer guard's hold. True when q
+ * was answered here; an early answer may be set with the request going on
+ * as a probe (req->probe_only). */
+bool request_check_policy(struct resolver_request *req, struct query *q, uint64_t now);
+/* Records how resolving the client's question ended (per-question state). */
+void request_note_outcome(struct resolver_request *req, uint64_t now);
+/* The client's answer from stale data instead of a SERVFAIL; false if none. */
+bool request_answer_stale(struct resolver_request *req, uint64_t now);
+/* The empty-answer guard: `server` answered NODATA/NXDOMAIN for q. True when
+ * handled here (another server is to be asked, or the last good data holds);
+ * false when the caller stores and answers the negative. */
+bool query_guard_empty(struct resolver_request *req, struct query *q,
+		       const struct sockaddr_storage *server, bool nxdomain, uint64_t now);
+/* q got data after the guard doubted an empty answer: count the rescue. */
+void query_guard_note_data(struct resolver_request *req, const struct query *q);
 
 /* zone_cut.c */
 void zone_cut_clear(struct zone_cut *cut);
@@ -118,8 +180,6 @@ bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 /* rrset.c: small helpers over ldns_rr_list */
 /* New list of the RRs in `list` with owner `owner` (case-insensitive) and `type`. */
 ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t type);
-/* First RR with the given owner and type, or NULL. */
-ldns_rr *rrset_find(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t type);
 bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b);
 /* Removes records whose RDATA cannot be what their type says (an NS
  * without a name, an A of 3 bytes...): input from the network is hostile
@@ -134,21 +194,21 @@ void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src);
 ldns_pkt *resolver_build_answer(struct resolver_request *req);
 /* A packet with only the question of the client and `rcode`. */
 ldns_pkt *resolver_answer_skeleton(const struct resolver_request *req, uint8_t rcode);
-/* RFC 6672 §2.2: qname with the `owner` suffix replaced by `target`; NULL if
- * the result would be too long. */
-ldns_rdf *resolver_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,
-				    const ldns_rdf *target);
 /* Every RR owned by `owner` (answers to QTYPE=ANY). */
 ldns_rr_list *resolver_extract_any(const ldns_rr_list *list, const ldns_rdf *owner);
 
-/* stale.c */
+/* stale_answer.c */
 /* The cached positive RRset of (name, type), fresh or expired (expired
  * records get the stale TTL); NULL if none. Caller frees. */
 ldns_rr_list *resolver_last_good(const struct resolver_env *env, const ldns_rdf *name,
 				 uint16_t type, uint64_t now);
-/* Does the empty-answer guard cover `name` (global switch, include/exclude)? */
-bool resolver_guard_applies(const struct resolver_opts *opts, const ldns_rdf *name);
 
-/* store.c: caching of a classified response, bailiwick-scrubbed */
+/* store.c: caching of a classified, accepted response, bailiwick-scrubbed */
 void resolver_store_response(const struct resolver_env *env, const ldns_pkt *resp,
 			     const ldns_rdf *zone, uint64_t now);
+/* Caches the negative answer (NXDOMAIN or NODATA for `qtype`) `resp` from a
+ * server for `zone` gives for `name`, with its SOA (RFC 2308). Returns a copy
+ * of that SOA (empty list if none, NULL on allocation failure); caller frees. */
+ldns_rr_list *resolver_store_negative(const struct resolver_env *env, const ldns_pkt *resp,
+				      const ldns_rdf *zone, const ldns_rdf *name, uint16_t qtype,
+				      bool nxdomain, uint64_t now);

@@ -1,7 +1,8 @@
 /*
  * rrset — small helpers over ldns_rr_list used by the iterator: extracting
- * one RRset from a section, finding a record, comparing names the DNS way
- * (case-insensitively, RFC 4343). No policy here.
+ * one RRset from a section, copying records, comparing names the DNS way
+ * (case-insensitively, RFC 4343), and dropping records whose RDATA does not
+ * fit their type. No policy here.
  */
 #include "resolver/impl.h"
 
@@ -31,19 +32,6 @@ ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uin
 		}
 	}
 	return out;
-}
-
-ldns_rr *rrset_find(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t type)
-{
-	if (!list)
-		return NULL;
-	for (size_t i = 0; i < ldns_rr_list_rr_count(list); i++) {
-		ldns_rr *rr = ldns_rr_list_rr(list, i);
-		if ((uint16_t)ldns_rr_get_type(rr) == type &&
-		    rrset_name_equal(ldns_rr_owner(rr), owner))
-			return rr;
-	}
-	return NULL;
 }
 
 void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src)

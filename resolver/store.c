@@ -6,8 +6,12 @@
  * outside the zone is dropped too unless harden-glue is off.
  * Credibility (RFC 2181 §5.4.1): AA answers rank above non-AA answers,
  * authority data above glue; cache/ refuses to overwrite fresh data with
- * lower-ranked data. Negative answers are stored by request.c, which knows
- * the response's class.
+ * lower-ranked data. A negative answer (RFC 2308) is stored with the SOA
+ * that vouches for it.
+ *
+ * It does not judge the reply: which class it is (classify.c), whether it
+ * is accepted at all and when a negative answer is final (response.c) are
+ * decided before anything is stored here.
  */
 #include "resolver/impl.h"
 #include "cache/cache.h"
@@ -63,4 +67,34 @@ void resolver_store_response(const struct resolver_env *env, const ldns_pkt *res
 	store_section(env, ldns_pkt_answer(resp), zone, LDNS_SECTION_ANSWER, aa, now);
 	store_section(env, ldns_pkt_authority(resp), zone, LDNS_SECTION_AUTHORITY, aa, now);
 	store_section(env, ldns_pkt_additional(resp), zone, LDNS_SECTION_ADDITIONAL, aa, now);
+}
+
+/* The SOA of `zone` (or below) from the authority section: one record at most. */
+static ldns_rr_list *authority_soa(const ldns_pkt *resp, const ldns_rdf *zone)
+{
+	ldns_rr_list *out = ldns_rr_list_new();
+	const ldns_rr_list *ns = ldns_pkt_authority(resp);
+	for (size_t i = 0; out && i < ldns_rr_list_rr_count(ns); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ns, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA ||
+		    !dns_name_is_subdomain(ldns_rr_owner(rr), zone))
+			continue;
+		ldns_rr *copy = ldns_rr_clone(rr);
+		if (copy && !ldns_rr_list_push_rr(out, copy))
+			ldns_rr_free(copy);
+		break; /* one SOA is all a negative answer carries */
+	}
+	return out;
+}
+
+ldns_rr_list *resolver_store_negative(const struct resolver_env *env, const ldns_pkt *resp,
+				      const ldns_rdf *zone, const ldns_rdf *name, uint16_t qtype,
+				      bool nxdomain, uint64_t now)
+{
+	ldns_rr_list *soa = authority_soa(resp, zone);
+	enum cache_rank rank =
+		ldns_pkt_aa(resp) ? CACHE_RANK_AUTHORITY_AUTH : CACHE_RANK_AUTHORITY_NONAUTH;
+	cache_put_negative(env->cache, name, qtype,
+			   nxdomain ? CACHE_KIND_NXDOMAIN : CACHE_KIND_NODATA, soa, rank, now);
+	return soa;
 }

@@ -155,7 +155,6 @@ void zone_cut_from_hints(struct zone_cut *cut, const struct resolver_env *env)
 	ldns_rr_list *ns = rrset_extract(env->root_hints, root, LDNS_RR_TYPE_NS);
 	zone_cut_set(cut, root, ns);
 	zone_cut_add_addrs(cut, env, env->root_hints);
-	cut->from_hints = true;
 	ldns_rr_list_deep_free(ns);
 	ldns_rdf_deep_free(root);
 }

@@ -1,11 +1,13 @@
 /*
- * stale — answering from what the cache still holds when the authorities
- * cannot be (or should not be) asked: RFC 8767 serve-stale answers, the
- * empty-answer guard's "last good" answer, and which zones the guard covers.
+ * stale_answer — answers built from what the cache still holds, expired
+ * records included: RFC 8767 serve-stale answers (following a cached CNAME
+ * chain) and the empty-answer guard's "last good" RRset. Expired records
+ * get the policy's stale TTL (RFC 8767 §4: 30 s).
  *
- * The *decisions* (may we ask? hold or accept emptiness?) are cache/'s
- * (cache_policy_*); this file only assembles answers from cached data, with
- * expired records given the policy's stale TTL (RFC 8767 §4: 30 s).
+ * It decides nothing. Whether data is stale or fresh is cache/'s
+ * (cache_lookup); whether to answer stale, hold or ask is cache/policy.c's;
+ * when the iterator asks that policy and uses these answers is
+ * ask_policy.c's (and daemon/task.c's client timer).
  */
 #include "resolver/impl.h"
 #include "cache/cache.h"
@@ -135,19 +137,4 @@ ldns_rr_list *resolver_last_good(const struct resolver_env *env, const ldns_rdf 
 	if (st == CACHE_STALE)
 		set_ttls(rrs, env->opts->policy.stale_answer_ttl);
 	return rrs;
-}
-
-static bool listed(const struct resolver_zone_list *list, const ldns_rdf *name)
-{
-	for (size_t i = 0; i < list->count; i++)
-		if (dns_name_is_subdomain(name, list->names[i]))
-			return true;
-	return false;
-}
-
-bool resolver_guard_applies(const struct resolver_opts *opts, const ldns_rdf *name)
-{
-	if (!opts->policy.empty_guard || listed(&opts->guard_exclude, name))
-		return false;
-	return opts->guard_include.count == 0 || listed(&opts->guard_include, name);
 }
