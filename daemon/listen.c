@@ -5,7 +5,7 @@
  * SO_REUSEPORT, so the kernel spreads clients across workers and no socket
  * is shared between threads. IPv6 sockets are IPV6_V6ONLY so an IPv4 and an
  * IPv6 listener never collide. UDP datagrams are handed to task.c as they
- * arrive; TCP connections to tcp_conn.c.
+ * arrive; TCP connections to client_tcp.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "util/log.h"
 
 static int open_socket(const struct sockaddr_storage *addr, int type)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "daemon/root_hints.h"
 #include "daemon/control.h"
 #include "cache/cache.h"

@@ -1,7 +1,7 @@
 /*
  * reply — writing answers back to clients, the way their query came: UDP
  * (the client's EDNS size limit, TC=1 when the answer does not fit) or TCP
- * (length-framed, through tcp_conn.c). Also the answers that need no
+ * (length-framed, through client_tcp.c). Also the answers that need no
  * resolution: errors (FORMERR, REFUSED, NOTIMP, BADVERS, SERVFAIL) and the
  * RFC 8482 answer to ANY. Knows nothing about resolution.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "util/log.h"
 
 struct udp_send {

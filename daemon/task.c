@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "cache/cache.h"
 #include "util/log.h"
 

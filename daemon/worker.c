@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "cache/cache.h"
 #include "util/log.h"
 #include "util/sockaddr.h"

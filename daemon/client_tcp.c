@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "util/log.h"
 
 #define TCP_MAX_PIPELINE 64 /* queries in flight per connection */

@@ -73,7 +73,7 @@ void worker_join(struct worker *w);
 int listen_udp_open(struct worker *w, const struct sockaddr_storage *addr, uv_udp_t *handle);
 int listen_tcp_open(struct worker *w, const struct sockaddr_storage *addr, uv_tcp_t *handle);
 
-/* tcp_conn.c */
+/* client_tcp.c */
 void tcp_conn_on_connection(uv_stream_t *server, int status);
 void tcp_conn_close_all(struct worker *w);
 /* Sends a framed answer; NULL-safe for a closed connection. */
