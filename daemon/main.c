@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/context.h"
+#include "daemon/worker.h"
 #include "daemon/root_hints.h"
 #include "daemon/control.h"
 #include "cache/cache.h"
