@@ -22,7 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
 #include "daemon/control.h"
 #include "cache/cache.h"
 #include "util/log.h"

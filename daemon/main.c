@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/context.h"
+#include "daemon/worker.h"
 #include "daemon/root_hints.h"
 #include "daemon/control.h"
 #include "cache/cache.h"

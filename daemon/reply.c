@@ -1,79 +1,28 @@
 /*
- * reply — writing answers back to clients, the way their query came: UDP
- * (the client's EDNS size limit, TC=1 when the answer does not fit) or TCP
- * (length-framed, through tcp_conn.c). Also the answers that need no
- * resolution: errors (FORMERR, REFUSED, NOTIMP, BADVERS, SERVFAIL) and the
- * RFC 8482 answer to ANY. Knows nothing about resolution.
+ * reply — the messages a client gets back, as bytes handed to the client
+ * (client.h): header-only errors (FORMERR, REFUSED, NOTIMP, BADVERS,
+ * SERVFAIL), the RFC 8482 answer to ANY, and a resolver answer shaped for
+ * one client (its ID, letter case, EDNS, size limit with TC=1 when it does
+ * not fit). Knows nothing about resolution, nor which transport the client
+ * used: the size limit and the framing are the client's.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
-#include "util/log.h"
+#include "daemon/reply.h"
+#include "daemon/client.h"
 
-struct udp_send {
-	uv_udp_send_t req;
-	uint8_t data[];
-};
-
-static void on_udp_sent(uv_udp_send_t *req, int status)
-{
-	free(req->data);
-}
-
-static void send_udp(uv_udp_t *udp, const struct sockaddr *to, const uint8_t *msg, size_t len)
-{
-	uv_buf_t buf = uv_buf_init((char *)msg, (unsigned)len);
-	int r = uv_udp_try_send(udp, &buf, 1, to);
-	if (r >= 0)
-		return;
-	if (r != UV_EAGAIN) {
-		log_debug(LOG_DAEMON, "udp send failed: %s", uv_strerror(r));
-		return;
-	}
-	/* Socket buffer full: queue a copy. */
-	struct udp_send *s = malloc(sizeof(*s) + len);
-	if (!s)
-		return;
-	memcpy(s->data, msg, len);
-	s->req.data = s;
-	buf = uv_buf_init((char *)s->data, (unsigned)len);
-	if (uv_udp_send(&s->req, udp, &buf, 1, to, on_udp_sent) != 0)
-		free(s);
-}
-
-void reply_raw(struct worker *w, const struct task_origin *origin, const uint8_t *msg, size_t len)
-{
-	if (origin->transport == TASK_UDP)
-		send_udp(origin->udp, (const struct sockaddr *)&origin->client, msg, len);
-	else
-		tcp_conn_send(origin->conn, msg, len);
-}
-
-void reply_error(struct worker *w, const struct task_origin *origin, const struct dns_query_view *q,
+void reply_error(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,
 		 int rcode)
 {
-	int n = dns_write_error(q, rcode, w->wbuf, sizeof(w->wbuf));
+	int n = dns_write_error(q, rcode, buf->b, sizeof(buf->b));
 	if (n > 0)
-		reply_raw(w, origin, w->wbuf, (size_t)n);
+		client_send(c, buf->b, (size_t)n);
 }
 
-/* The client's UDP limit: RFC 6891 §6.2.5, at least 512, at most ours. */
-uint16_t reply_size_limit(const struct worker *w, const struct task_origin *origin,
-			  const struct dns_query_view *q)
-{
-	if (origin->transport == TASK_TCP)
-		return DNS_MSG_MAX;
-	if (!q->has_edns)
-		return DNS_UDP_MIN;
-	uint16_t size = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
-	uint16_t ours = w->ctx->max_udp_size;
-	return size > ours ? ours : size;
-}
-
-void reply_answer(struct worker *w, const struct task_origin *origin,
-		  const struct dns_query_view *q, const ldns_pkt *answer, int ede)
+void reply_answer(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,
+		  const ldns_pkt *answer, int ede)
 {
 	struct dns_answer_opts ao = {
 		.id = q->id,
@@ -83,17 +32,17 @@ void reply_answer(struct worker *w, const struct task_origin *origin,
 		.qname_len = q->qname_len,
 		.edns = q->has_edns,
 		.edns_do = q->edns_do,
-		.max_size = reply_size_limit(w, origin, q),
+		.max_size = client_size_limit(c, q),
 		.ede_code = ede,
 	};
-	int n = answer ? dns_write_answer(answer, &ao, w->wbuf, sizeof(w->wbuf)) : -ENOMEM;
+	int n = answer ? dns_write_answer(answer, &ao, buf->b, sizeof(buf->b)) : -ENOMEM;
 	if (n > 0)
-		reply_raw(w, origin, w->wbuf, (size_t)n);
+		client_send(c, buf->b, (size_t)n);
 	else
-		reply_error(w, origin, q, DNS_RCODE_SERVFAIL);
+		reply_error(buf, c, q, DNS_RCODE_SERVFAIL);
 }
 
-void reply_any(struct worker *w, const struct task_origin *origin, const struct dns_query_view *q)
+void reply_any(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q)
 {
 	/* RFC 8482 §4.2: one synthesized HINFO record instead of everything. */
 	ldns_pkt *pkt = ldns_pkt_new();
@@ -114,9 +63,9 @@ void reply_any(struct worker *w, const struct task_origin *origin, const struct 
 		ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, question);
 		ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, hinfo);
 		question = hinfo = NULL;
-		reply_answer(w, origin, q, pkt, -1);
+		reply_answer(buf, c, q, pkt, -1);
 	} else {
-		reply_error(w, origin, q, DNS_RCODE_SERVFAIL);
+		reply_error(buf, c, q, DNS_RCODE_SERVFAIL);
 	}
 	ldns_rr_free(hinfo);
 	ldns_rr_free(question);

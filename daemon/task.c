@@ -1,161 +1,87 @@
 /*
- * task — one client question on its worker: the glue between the wire, the
- * iterator and the upstream layer.
+ * task — one client question on its worker: the glue between the client,
+ * the iterator and the upstream layer.
  *
- * Checks what must be answered without resolving (malformed input, refused
- * clients, opcodes, classes and types we do not resolve), then drives the
- * sans-I/O resolver: every RESOLVER_SEND becomes one upstream attempt, every
- * upstream outcome is fed back, until the resolver says DONE and the answer
- * goes back the way the query came (reply.c).
+ * Checks what must be answered without resolving (refused clients,
+ * malformed input, opcodes, classes and types we do not resolve), tries the
+ * answer cache, then drives the sans-I/O resolver: every RESOLVER_SEND
+ * becomes one upstream attempt, every upstream outcome is fed back, until
+ * the resolver says DONE and reply.c writes the answer for the client
+ * (client.h). Which transport the client used is not known here.
  *
- * Coalescing: a task waiting on the network is findable by its question
- * (per worker); an identical question arriving meanwhile joins it as a
- * waiter instead of starting a second resolution, and gets the same answer
- * in its own ID, letter case and EDNS shape. A request never leaves its
- * worker, so nothing here is locked; the same question on two workers is
- * resolved twice (the cache makes the second one cheap).
+ * Coalescing (coalesce.c keeps the table): a task waiting on the network is
+ * findable by its question (per worker); an identical question arriving
+ * meanwhile joins it as a waiter instead of starting a second resolution,
+ * and gets the same answer in its own ID, letter case and EDNS shape. A
+ * request never leaves its worker, so nothing here is locked; the same
+ * question on two workers is resolved twice (the cache makes the second one
+ * cheap).
  *
  * Serve-stale (RFC 8767 §5): when the cache holds stale data, the client
  * (and every waiter) gets it after stale-answer-client-timeout while the
- * resolution goes on to refresh the cache. Holds no resolution logic.
+ * resolution goes on to refresh the cache. A client that went away is
+ * treated the same way: the resolution finishes, fills the cache, and its
+ * answer is sent nowhere. Holds no resolution logic.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "daemon/daemon.h"
+#include "daemon/task.h"
+#include "daemon/client.h"
+#include "daemon/coalesce.h"
+#include "daemon/context.h"
+#include "daemon/reply.h"
 #include "cache/cache.h"
 #include "util/log.h"
 
-#define TASK_BUCKETS 1024    /* coalescing table size per worker */
-#define TASK_MAX_WAITERS 256 /* beyond this, a question gets its own resolution */
-
-/* A client that asked the same question as a task already in flight. */
-struct waiter {
-	struct waiter *next;
-	struct task_origin origin;
-	struct dns_query_view q;
-};
-
 struct task {
-	struct task *prev, *next; /* the worker's list of tasks */
-	struct task *hnext;	  /* coalescing bucket chain, when registered */
-	bool registered;
-	struct worker *w;
-	struct task_origin origin;
+	struct task *prev, *next;	/* the worker's list of tasks */
+	struct coalesce_entry joinable; /* key and waiters; registered while on the network */
+	struct task_env *env;
+	struct client client; /* held until the task is freed */
 	struct dns_query_view q;
-	/* Coalescing key: lower-cased qname, qtype, qclass, DO and CD. */
-	uint8_t key[DNS_NAME_MAX + 5];
-	uint16_t key_len;
-	uint32_t key_hash;
-	struct waiter *waiters;
-	unsigned nwaiters;
 	struct resolver_request *req;
 	struct upstream_query *upq;
 	uint64_t started_ms;	 /* uv_now: the monotonic clock, for the deadline */
 	uv_timer_t *stale_timer; /* stale-answer-client-timeout, when armed */
-	bool answered;		 /* the client already has an answer (stale) */
+	bool answered;		 /* the client already has an answer (stale, early) */
 };
 
-uint64_t daemon_wallclock(void)
+static struct task *task_of(struct coalesce_entry *e)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec;
+	return (struct task *)(void *)((char *)e - offsetof(struct task, joinable));
 }
 
-static void stats_add_stale(struct worker *w)
+static void stats_add_stale(struct task_env *env)
 {
-	if (w->ctx->env.stats)
-		atomic_fetch_add_explicit(&w->ctx->env.stats->stale_answers, 1,
+	if (env->ctx->env.stats)
+		atomic_fetch_add_explicit(&env->ctx->env.stats->stale_answers, 1,
 					  memory_order_relaxed);
 }
 
-/* ---- coalescing ------------------------------------------------------- */
-
-static void key_build(struct task *t)
-{
-	const struct dns_query_view *q = &t->q;
-	memcpy(t->key, q->qname, q->qname_len);
-	dns_name_lower(t->key, q->qname_len);
-	size_t n = q->qname_len;
-	t->key[n++] = (uint8_t)(q->qtype >> 8);
-	t->key[n++] = (uint8_t)q->qtype;
-	t->key[n++] = (uint8_t)(q->qclass >> 8);
-	t->key[n++] = (uint8_t)q->qclass;
-	t->key[n++] = (uint8_t)((q->edns_do ? 1 : 0) | (q->cd ? 2 : 0));
-	t->key_len = (uint16_t)n;
-	uint32_t h = 2166136261u; /* FNV-1a: keys are per worker, not attacker-visible */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ t->key[i]) * 16777619u;
-	t->key_hash = h;
-}
-
-static struct task *inflight_find(struct worker *w, const struct task *probe)
-{
-	if (!w->inflight)
-		return NULL;
-	for (struct task *t = w->inflight[probe->key_hash % TASK_BUCKETS]; t; t = t->hnext)
-		if (t->key_hash == probe->key_hash && t->key_len == probe->key_len &&
-		    memcmp(t->key, probe->key, t->key_len) == 0)
-			return t;
-	return NULL;
-}
-
-static void inflight_add(struct task *t)
-{
-	struct worker *w = t->w;
-	if (!w->inflight)
-		w->inflight = calloc(TASK_BUCKETS, sizeof(*w->inflight));
-	if (!w->inflight)
-		return;
-	struct task **head = &w->inflight[t->key_hash % TASK_BUCKETS];
-	t->hnext = *head;
-	*head = t;
-	t->registered = true;
-}
-
-static void inflight_remove(struct task *t)
-{
-	if (!t->registered)
-		return;
-	for (struct task **p = &t->w->inflight[t->key_hash % TASK_BUCKETS]; *p; p = &(*p)->hnext)
-		if (*p == t) {
-			*p = t->hnext;
-			break;
-		}
-	t->registered = false;
-}
-
-static void waiter_free(struct waiter *wt)
-{
-	if (wt->origin.transport == TASK_TCP && wt->origin.conn)
-		tcp_conn_task_done(wt->origin.conn);
-	free(wt);
-}
-
-/* Answers every waiter with `answer` and forgets them. */
+/* Answers every waiter with `answer` (SERVFAIL when NULL) and frees them. */
 static void waiters_reply(struct task *t, const ldns_pkt *answer, int ede)
 {
-	while (t->waiters) {
-		struct waiter *wt = t->waiters;
-		t->waiters = wt->next;
-		reply_answer(t->w, &wt->origin, &wt->q, answer, ede);
-		waiter_free(wt);
+	struct coalesce_waiter *wt = coalesce_take_waiters(&t->joinable);
+	while (wt) {
+		struct coalesce_waiter *next = wt->next;
+		reply_answer(&t->env->buf, &wt->client, &wt->q, answer, ede);
+		coalesce_waiter_free(wt);
+		wt = next;
 	}
-	t->nwaiters = 0;
 }
 
 /* ---- the task list ---------------------------------------------------- */
 
-static void task_link(struct worker *w, struct task *t)
+static void task_link(struct task_env *env, struct task *t)
 {
-	t->next = w->tasks;
-	if (w->tasks)
-		w->tasks->prev = t;
-	w->tasks = t;
-	w->ntasks++;
+	t->next = env->tasks;
+	if (env->tasks)
+		env->tasks->prev = t;
+	env->tasks = t;
+	env->ntasks++;
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -165,20 +91,21 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void task_free(struct task *t)
 {
-	struct worker *w = t->w;
-	inflight_remove(t);
-	while (t->waiters) {
-		struct waiter *wt = t->waiters;
-		t->waiters = wt->next;
-		waiter_free(wt);
+	struct task_env *env = t->env;
+	coalesce_remove(&env->inflight, &t->joinable);
+	struct coalesce_waiter *wt = coalesce_take_waiters(&t->joinable);
+	while (wt) {
+		struct coalesce_waiter *next = wt->next;
+		coalesce_waiter_free(wt);
+		wt = next;
 	}
 	if (t->prev)
 		t->prev->next = t->next;
 	else
-		w->tasks = t->next;
+		env->tasks = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	w->ntasks--;
+	env->ntasks--;
 	if (t->upq)
 		upstream_query_cancel(t->upq);
 	if (t->stale_timer) {
@@ -186,8 +113,7 @@ static void task_free(struct task *t)
 		uv_close((uv_handle_t *)t->stale_timer, on_timer_closed);
 	}
 	resolver_request_destroy(t->req);
-	if (t->origin.transport == TASK_TCP && t->origin.conn)
-		tcp_conn_task_done(t->origin.conn);
+	client_release(&t->client);
 	free(t);
 }
 
@@ -197,7 +123,7 @@ static void task_free(struct task *t)
 static ldns_pkt *task_stale_answer(struct task *t, int *ede)
 {
 	ldns_rdf *qname = dns_name_from_wire(t->q.qname, t->q.qname_len);
-	ldns_pkt *pkt = qname ? resolver_stale_answer(&t->w->ctx->env, qname, t->q.qtype,
+	ldns_pkt *pkt = qname ? resolver_stale_answer(&t->env->ctx->env, qname, t->q.qtype,
 						      t->q.qclass, daemon_wallclock(), ede)
 			      : NULL;
 	ldns_rdf_deep_free(qname);
@@ -212,9 +138,9 @@ static bool task_reply_stale(struct task *t)
 	if (!pkt)
 		return false;
 	if (!t->answered) {
-		reply_answer(t->w, &t->origin, &t->q, pkt, ede);
+		reply_answer(&t->env->buf, &t->client, &t->q, pkt, ede);
 		t->answered = true;
-		stats_add_stale(t->w);
+		stats_add_stale(t->env);
 	}
 	waiters_reply(t, pkt, ede);
 	ldns_pkt_free(pkt);
@@ -230,7 +156,8 @@ static bool task_reply_stale(struct task *t)
  */
 static void answer_cache_store(struct task *t, const ldns_pkt *answer, int ede)
 {
-	struct worker *w = t->w;
+	struct task_env *env = t->env;
+	uint8_t *buf = env->buf.b;
 	ldns_pkt_rcode rcode = answer ? ldns_pkt_get_rcode(answer) : LDNS_RCODE_SERVFAIL;
 	if (ede >= 0 || (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN))
 		return;
@@ -252,34 +179,36 @@ static void answer_cache_store(struct task *t, const ldns_pkt *answer, int ede)
 		.max_size = DNS_MSG_MAX,
 		.ede_code = -1,
 	};
-	int n = dns_write_answer(answer, &ao, w->wbuf, sizeof(w->wbuf));
+	int n = dns_write_answer(answer, &ao, buf, sizeof(env->buf.b));
 	if (n <= 0 || (ldns_pkt_tc(answer)))
 		return;
 	uint16_t offsets[256];
 	uint32_t ttl = 0;
-	int count = dns_answer_ttl_offsets(w->wbuf, (size_t)n, offsets, 256, &ttl);
+	int count = dns_answer_ttl_offsets(buf, (size_t)n, offsets, 256, &ttl);
 	if (count <= 0)
 		return; /* nothing to count down (e.g. NODATA without SOA): not kept */
 	if (soa_min < ttl)
 		ttl = soa_min;
-	cache_answer_put(w->ctx->cache, w->wbuf, (size_t)n, offsets, (size_t)count, ttl,
+	cache_answer_put(env->ctx->cache, buf, (size_t)n, offsets, (size_t)count, ttl,
 			 daemon_wallclock());
 }
 
 /* The fast path: a fresh cached answer, patched for this client. */
-static bool answer_from_cache(struct worker *w, const struct task_origin *origin,
+static bool answer_from_cache(struct task_env *env, const struct client *client,
 			      const struct dns_query_view *q)
 {
-	int n = cache_answer_get(w->ctx->cache, q->qname, q->qname_len, q->qtype,
-				 daemon_wallclock(), w->wbuf, sizeof(w->wbuf) - 64);
+	uint8_t *buf = env->buf.b;
+	size_t cap = sizeof(env->buf.b);
+	int n = cache_answer_get(env->ctx->cache, q->qname, q->qname_len, q->qtype,
+				 daemon_wallclock(), buf, cap - 64);
 	if (n <= 0)
 		return false;
-	n = dns_patch_cached_answer(w->wbuf, (size_t)n, sizeof(w->wbuf), q);
-	if (n <= 0 || (size_t)n > reply_size_limit(w, origin, q))
+	n = dns_patch_cached_answer(buf, (size_t)n, cap, q);
+	if (n <= 0 || (size_t)n > client_size_limit(client, q))
 		return false; /* too big for this client: the slow path truncates */
-	reply_raw(w, origin, w->wbuf, (size_t)n);
-	if (w->ctx->env.stats)
-		atomic_fetch_add_explicit(&w->ctx->env.stats->requests, 1, memory_order_relaxed);
+	client_send(client, buf, (size_t)n);
+	if (env->ctx->env.stats)
+		atomic_fetch_add_explicit(&env->ctx->env.stats->requests, 1, memory_order_relaxed);
 	return true;
 }
 
@@ -290,7 +219,7 @@ static void task_answer(struct task *t)
 	answer_cache_store(t, answer, ede);
 	/* After a stale answer the resolution only refreshed the cache. */
 	if (!t->answered)
-		reply_answer(t->w, &t->origin, &t->q, answer, ede);
+		reply_answer(&t->env->buf, &t->client, &t->q, answer, ede);
 	waiters_reply(t, answer, ede);
 	task_free(t);
 }
@@ -339,7 +268,7 @@ static void on_upstream(void *arg, const struct upstream_result *res)
 	}
 	/* An authority came back: failures cached before now are void. */
 	if (res->recovered)
-		cache_note_recovery(t->w->ctx->cache);
+		cache_note_recovery(t->env->ctx->cache);
 	resolver_consume(t->req, daemon_wallclock(), &o);
 	task_step(t);
 }
@@ -348,7 +277,7 @@ static void on_upstream(void *arg, const struct upstream_result *res)
  * task freed (false). */
 static bool task_step(struct task *t)
 {
-	struct worker *w = t->w;
+	struct task_env *env = t->env;
 	uint64_t now = daemon_wallclock();
 	for (;;) {
 		struct resolver_send send;
@@ -356,18 +285,14 @@ static bool task_step(struct task *t)
 			task_answer(t);
 			return false;
 		}
-		if (uv_now(&w->loop) - t->started_ms > w->ctx->resolution_timeout_ms) {
+		if (uv_now(env->loop) - t->started_ms > env->ctx->resolution_timeout_ms) {
 			log_qdebug(LOG_DAEMON, resolver_request_id(t->req),
 				   "resolution took too long, SERVFAIL");
 			if (!task_reply_stale(t)) {
 				if (!t->answered)
-					reply_error(w, &t->origin, &t->q, DNS_RCODE_SERVFAIL);
-				while (t->waiters) {
-					struct waiter *wt = t->waiters;
-					t->waiters = wt->next;
-					reply_error(w, &wt->origin, &wt->q, DNS_RCODE_SERVFAIL);
-					waiter_free(wt);
-				}
+					reply_error(&env->buf, &t->client, &t->q,
+						    DNS_RCODE_SERVFAIL);
+				waiters_reply(t, NULL, -1);
 			}
 			task_free(t);
 			return false;
@@ -387,7 +312,7 @@ static bool task_step(struct task *t)
 			.rd = send.rd,
 			.probe_only = send.probe_only,
 		};
-		if (upstream_query_start(w->upstream, &ur, on_upstream, t, &t->upq) == 0)
+		if (upstream_query_start(env->upstream, &ur, on_upstream, t, &t->upq) == 0)
 			return true;
 		/* Could not even start (memory): count it as a failed attempt;
 		 * the resolver's query limit bounds this loop. */
@@ -403,7 +328,8 @@ static bool task_step(struct task *t)
  */
 static void task_arm_stale(struct task *t, const ldns_rdf *qname)
 {
-	struct daemon_ctx *ctx = t->w->ctx;
+	struct task_env *env = t->env;
+	const struct daemon_ctx *ctx = env->ctx;
 	if (!resolver_has_stale(&ctx->env, qname, t->q.qtype, daemon_wallclock()))
 		return;
 	if (ctx->stale_client_timeout_ms == 0) {
@@ -413,130 +339,124 @@ static void task_arm_stale(struct task *t, const ldns_rdf *qname)
 	t->stale_timer = malloc(sizeof(*t->stale_timer));
 	if (!t->stale_timer)
 		return;
-	uv_timer_init(&t->w->loop, t->stale_timer);
+	uv_timer_init(env->loop, t->stale_timer);
 	t->stale_timer->data = t;
 	uv_timer_start(t->stale_timer, on_stale_timer, ctx->stale_client_timeout_ms, 0);
 }
 
-/* Joins the task in flight for the same question; false if there is none. */
-static bool task_join(struct worker *w, struct task *probe, const struct task_origin *origin)
+/* Joins the task in flight for the same question; false if there is none
+ * (or it has no room), and the caller resolves the question itself. */
+static bool task_join(struct task_env *env, const struct coalesce_key *key,
+		      const struct client *client, const struct dns_query_view *q)
 {
-	struct task *leader = inflight_find(w, probe);
-	if (!leader || leader->nwaiters >= TASK_MAX_WAITERS)
+	struct coalesce_entry *e = coalesce_find(&env->inflight, key);
+	if (!e)
 		return false;
+	struct task *leader = task_of(e);
 	if (leader->answered) {
 		/* The leader's client already got stale data: so does this one. */
 		int ede = -1;
 		ldns_pkt *pkt = task_stale_answer(leader, &ede);
 		if (!pkt)
 			return false;
-		reply_answer(w, origin, &probe->q, pkt, ede);
-		stats_add_stale(w);
+		reply_answer(&env->buf, client, q, pkt, ede);
+		stats_add_stale(env);
 		ldns_pkt_free(pkt);
 		return true;
 	}
-	struct waiter *wt = calloc(1, sizeof(*wt));
-	if (!wt)
-		return false;
-	wt->origin = *origin;
-	wt->q = probe->q;
-	if (origin->transport == TASK_TCP)
-		tcp_conn_task_begin(origin->conn);
-	wt->next = leader->waiters;
-	leader->waiters = wt;
-	leader->nwaiters++;
-	return true;
+	return coalesce_join(e, client, q) == 0;
 }
 
 /* What needs no resolution; true when answered (or dropped) here. */
-static bool answer_without_resolving(struct worker *w, const uint8_t *msg, size_t len,
-				     const struct task_origin *origin, const struct sockaddr *peer,
-				     struct dns_query_view *q)
+static bool answer_without_resolving(struct task_env *env, const uint8_t *msg, size_t len,
+				     const struct client *client, struct dns_query_view *q)
 {
-	enum config_acl_action acl = config_acl_check(&w->ctx->cfg, peer);
+	struct reply_buf *buf = &env->buf;
+	enum config_acl_action acl =
+		config_acl_check(&env->ctx->cfg, (const struct sockaddr *)&client->peer);
 	if (acl == CONFIG_ACL_DENY)
 		return true;
 	switch (dns_read_query(msg, len, q)) {
 	case DNS_READ_DROP:
 		return true;
 	case DNS_READ_FORMERR:
-		reply_error(w, origin, q, DNS_RCODE_FORMERR);
+		reply_error(buf, client, q, DNS_RCODE_FORMERR);
 		return true;
 	case DNS_READ_NOTIMP:
-		reply_error(w, origin, q, DNS_RCODE_NOTIMP);
+		reply_error(buf, client, q, DNS_RCODE_NOTIMP);
 		return true;
 	case DNS_READ_BADVERS:
-		reply_error(w, origin, q, DNS_RCODE_BADVERS);
+		reply_error(buf, client, q, DNS_RCODE_BADVERS);
 		return true;
 	case DNS_READ_OK:
 		break;
 	}
 	if (acl == CONFIG_ACL_REFUSE) {
-		reply_error(w, origin, q, DNS_RCODE_REFUSED);
+		reply_error(buf, client, q, DNS_RCODE_REFUSED);
 		return true;
 	}
 	/* Only the Internet class is resolved; zone transfers and other meta
 	 * queries are not a resolver's business (RFC 6895 §3.1). */
 	if (q->qtype == LDNS_RR_TYPE_OPT) {
-		reply_error(w, origin, q, DNS_RCODE_FORMERR);
+		reply_error(buf, client, q, DNS_RCODE_FORMERR);
 		return true;
 	}
 	if (q->qclass != LDNS_RR_CLASS_IN || q->qtype == LDNS_RR_TYPE_AXFR ||
 	    q->qtype == LDNS_RR_TYPE_IXFR || q->qtype == LDNS_RR_TYPE_MAILA ||
 	    q->qtype == LDNS_RR_TYPE_MAILB) {
-		reply_error(w, origin, q, DNS_RCODE_REFUSED);
+		reply_error(buf, client, q, DNS_RCODE_REFUSED);
 		return true;
 	}
 	if (q->qtype == LDNS_RR_TYPE_ANY) {
-		reply_any(w, origin, q);
+		reply_any(buf, client, q);
 		return true;
 	}
-	return w->stopping;
+	return env->stopping;
 }
 
-void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
-		       const struct task_origin *origin, const struct sockaddr *peer)
+void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
+		       const struct client *client)
 {
 	struct dns_query_view q;
-	if (answer_without_resolving(w, msg, len, origin, peer, &q) ||
-	    answer_from_cache(w, origin, &q))
+	if (answer_without_resolving(env, msg, len, client, &q) ||
+	    answer_from_cache(env, client, &q))
 		return;
 	struct task *t = calloc(1, sizeof(*t));
 	if (!t) {
-		reply_error(w, origin, &q, DNS_RCODE_SERVFAIL);
+		reply_error(&env->buf, client, &q, DNS_RCODE_SERVFAIL);
 		return;
 	}
-	t->q = q;
-	t->w = w;
-	t->origin = *origin;
-	key_build(t);
-	if (task_join(w, t, origin)) {
+	coalesce_key_build(&env->inflight, &q, &t->joinable.key);
+	if (task_join(env, &t->joinable.key, client, &q)) {
 		free(t);
 		return;
 	}
+	t->q = q;
+	t->env = env;
+	t->client = *client;
 	ldns_rdf *qname = dns_name_from_wire(t->q.qname, t->q.qname_len);
-	t->started_ms = uv_now(&w->loop);
-	t->req = qname ? resolver_request_create(&w->ctx->env, qname, t->q.qtype, t->q.qclass,
+	t->started_ms = uv_now(env->loop);
+	t->req = qname ? resolver_request_create(&env->ctx->env, qname, t->q.qtype, t->q.qclass,
 						 daemon_wallclock())
 		       : NULL;
 	if (!t->req) {
-		reply_error(w, origin, &t->q, DNS_RCODE_SERVFAIL);
+		reply_error(&env->buf, client, &t->q, DNS_RCODE_SERVFAIL);
 		ldns_rdf_deep_free(qname);
 		free(t);
 		return;
 	}
-	task_link(w, t);
-	if (origin->transport == TASK_TCP)
-		tcp_conn_task_begin(origin->conn);
+	task_link(env, t);
+	client_hold(&t->client);
 	if (task_step(t)) {
-		/* Waiting on the network: identical questions join this one. */
-		inflight_add(t);
+		/* Waiting on the network: identical questions join this one
+		 * (unless the table cannot be allocated: then they do not). */
+		coalesce_add(&env->inflight, &t->joinable);
 		int ede = -1;
 		const ldns_pkt *early = resolver_early_answer(t->req, &ede);
 		if (early) {
 			/* Answered now (cached failure, stale data); the resolution
 			 * goes on behind it as a breaker probe only. */
-			reply_answer(w, &t->origin, &t->q, early, ede);
+			reply_answer(&env->buf, &t->client, &t->q, early, ede);
 			t->answered = true;
 		} else {
 			task_arm_stale(t, qname);
@@ -545,42 +465,22 @@ void task_handle_query(struct worker *w, const uint8_t *msg, size_t len,
 	ldns_rdf_deep_free(qname);
 }
 
-void task_cancel_all(struct worker *w)
+void task_env_init(struct task_env *env, uv_loop_t *loop, struct daemon_ctx *ctx,
+		   struct upstream *upstream)
 {
-	while (w->tasks)
-		task_free(w->tasks);
-	free(w->inflight);
-	w->inflight = NULL;
+	env->loop = loop;
+	env->ctx = ctx;
+	env->upstream = upstream;
+	env->tasks = NULL;
+	env->ntasks = 0;
+	env->stopping = false;
+	coalesce_table_init(&env->inflight);
 }
 
-void task_detach_conn(struct worker *w, struct tcp_conn *conn)
+void task_env_stop(struct task_env *env)
 {
-	/* The answers have nowhere to go; a closed connection should not keep
-	 * upstream busy. Waiters on that connection are dropped from their
-	 * leader, whose own client may still want its answer. */
-	struct task *t = w->tasks;
-	while (t) {
-		struct task *next = t->next;
-		for (struct waiter **p = &t->waiters; *p;) {
-			struct waiter *wt = *p;
-			if (wt->origin.transport == TASK_TCP && wt->origin.conn == conn) {
-				*p = wt->next;
-				t->nwaiters--;
-				waiter_free(wt);
-			} else {
-				p = &wt->next;
-			}
-		}
-		if (t->origin.transport == TASK_TCP && t->origin.conn == conn) {
-			if (t->waiters) {
-				/* Others wait on this resolution: it goes on for them. */
-				tcp_conn_task_done(conn);
-				t->origin.conn = NULL;
-				t->answered = true;
-			} else {
-				task_free(t);
-			}
-		}
-		t = next;
-	}
+	env->stopping = true;
+	while (env->tasks)
+		task_free(env->tasks);
+	coalesce_table_deinit(&env->inflight);
 }

@@ -1,13 +1,16 @@
 /*
- * worker — one thread, one libuv loop, its own listening sockets and
- * upstream context. Reports RCU quiescent states to the cache once per loop
+ * worker — one thread, one libuv loop, its own listening sockets, upstream
+ * context and request layer: wires them together at start and takes them
+ * down in order at stop. Reports RCU quiescent states to the cache once per loop
  * iteration (and at least every RCU_TICK_MS while idle) so replaced cache
- * entries can be reclaimed. Stopped from main() through a uv_async.
+ * entries can be reclaimed. Stopped from main() through a uv_async. Handles
+ * no queries itself.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/worker.h"
+#include "daemon/context.h"
 #include "cache/cache.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
@@ -33,9 +36,10 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void on_stop(uv_async_t *a)
 {
 	struct worker *w = a->data;
-	w->stopping = true;
-	task_cancel_all(w);
-	tcp_conn_close_all(w);
+	/* Tasks first: they cancel their upstream queries, which must happen
+	 * before the upstream context goes. */
+	task_env_stop(&w->tasks);
+	client_tcp_close_all(&w->tcp_clients);
 	upstream_destroy(w->upstream);
 	w->upstream = NULL;
 	for (size_t i = 0; i < w->nlisten; i++) {
@@ -59,9 +63,9 @@ static int open_listeners(struct worker *w)
 		return UV_ENOMEM;
 	for (size_t i = 0; i < w->nlisten; i++) {
 		const struct sockaddr_storage *addr = &cfg->listen[i].addr;
-		int r = listen_udp_open(w, addr, &w->udp[i]);
+		int r = listen_udp_open(&w->loop, addr, &w->udp[i], &w->udp_feed);
 		if (r == 0)
-			r = listen_tcp_open(w, addr, &w->tcp[i]);
+			r = listen_tcp_open(&w->loop, addr, &w->tcp[i], &w->tcp_clients);
 		if (r != 0) {
 			char str[UTIL_SOCKADDR_STRLEN];
 			log_err(LOG_DAEMON, "cannot listen on %s: %s",
@@ -102,6 +106,11 @@ int worker_start(struct worker *w, struct daemon_ctx *ctx, unsigned index)
 	w->upstream = upstream_create(&w->loop, &ctx->upstream_opts, ctx->servers);
 	if (!w->upstream)
 		r = UV_ENOMEM;
+	task_env_init(&w->tasks, &w->loop, ctx, w->upstream);
+	client_tcp_server_init(&w->tcp_clients, &w->loop, &w->tasks, ctx->cfg.tcp_max_connections,
+			       ctx->cfg.tcp_idle_timeout_ms);
+	w->udp_feed.tasks = &w->tasks;
+	w->udp_feed.max_udp_size = ctx->max_udp_size;
 	if (r == 0)
 		r = open_listeners(w);
 	if (r != 0) {

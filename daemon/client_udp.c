@@ -1,0 +1,72 @@
+/*
+ * client_udp — sending answers to UDP clients: one datagram to the address
+ * the query came from, from the socket it came in on, and the size rule of
+ * RFC 6891 §6.2.5. Does not write DNS messages (reply.c) nor read them
+ * (listen.c hands datagrams to task.c).
+ */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/client_udp.h"
+#include "dns/dns.h"
+#include "util/log.h"
+
+struct udp_send {
+	uv_udp_send_t req;
+	uint8_t data[];
+};
+
+static void on_udp_sent(uv_udp_send_t *req, int status)
+{
+	free(req->data);
+}
+
+static void udp_send(const struct client *c, const uint8_t *msg, size_t len)
+{
+	uv_udp_t *udp = c->handle;
+	const struct sockaddr *to = (const struct sockaddr *)&c->peer;
+	uv_buf_t buf = uv_buf_init((char *)msg, (unsigned)len);
+	int r = uv_udp_try_send(udp, &buf, 1, to);
+	if (r >= 0)
+		return;
+	if (r != UV_EAGAIN) {
+		log_debug(LOG_DAEMON, "udp send failed: %s", uv_strerror(r));
+		return;
+	}
+	/* Socket buffer full: queue a copy. */
+	struct udp_send *s = malloc(sizeof(*s) + len);
+	if (!s)
+		return;
+	memcpy(s->data, msg, len);
+	s->req.data = s;
+	buf = uv_buf_init((char *)s->data, (unsigned)len);
+	if (uv_udp_send(&s->req, udp, &buf, 1, to, on_udp_sent) != 0)
+		free(s);
+}
+
+/* The client's UDP limit: RFC 6891 §6.2.5, at least 512, at most ours. */
+static uint16_t udp_size_limit(const struct client *c, const struct dns_query_view *q)
+{
+	if (!q->has_edns)
+		return DNS_UDP_MIN;
+	uint16_t size = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
+	return size > c->max_size ? c->max_size : size;
+}
+
+static const struct client_ops udp_ops = {
+	.send = udp_send,
+	.size_limit = udp_size_limit,
+};
+
+void client_udp_init(struct client *c, uv_udp_t *udp, const struct sockaddr *peer,
+		     uint16_t max_udp_size)
+{
+	memset(c, 0, sizeof(*c));
+	c->ops = &udp_ops;
+	c->handle = udp;
+	memcpy(&c->peer, peer,
+	       peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6));
+	c->max_size = max_udp_size;
+}
