@@ -11,6 +11,7 @@
 #include "daemon/client_udp.h"
 #include "dns/dns.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 struct udp_send {
 	uv_udp_send_t req;
@@ -65,8 +66,6 @@ void client_udp_init(struct client *c, uv_udp_t *udp, const struct sockaddr *pee
 	memset(c, 0, sizeof(*c));
 	c->ops = &udp_ops;
 	c->handle = udp;
-	memcpy(&c->peer, peer,
-	       peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
-					  : sizeof(struct sockaddr_in6));
+	memcpy(&c->peer, peer, util_sockaddr_len(peer));
 	c->max_size = max_udp_size;
 }

@@ -220,12 +220,9 @@ enum config_acl_action config_acl_check(const struct config *cfg, const struct s
 	if (!addr)
 		return CONFIG_ACL_REFUSE;
 	memset(&client, 0, sizeof(client));
-	if (addr->sa_family == AF_INET)
-		memcpy(&client, addr, sizeof(struct sockaddr_in));
-	else if (addr->sa_family == AF_INET6)
-		memcpy(&client, addr, sizeof(struct sockaddr_in6));
-	else
+	if (util_sockaddr_len(addr) == 0)
 		return CONFIG_ACL_REFUSE;
+	memcpy(&client, addr, util_sockaddr_len(addr));
 	addr_unmap_v4(&client, NULL);
 	cbytes = addr_bytes(&client, &cbits);
 

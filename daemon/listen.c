@@ -19,6 +19,7 @@
 #include "daemon/client_udp.h"
 #include "daemon/task.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 static int open_socket(const struct sockaddr_storage *addr, int type)
 {
@@ -32,8 +33,7 @@ static int open_socket(const struct sockaddr_storage *addr, int type)
 	if (addr->ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
 		goto out_errno;
-	socklen_t len = addr->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						   : sizeof(struct sockaddr_in6);
+	socklen_t len = (socklen_t)util_sockaddr_len((const struct sockaddr *)addr);
 	if (bind(fd, (const struct sockaddr *)addr, len) != 0)
 		goto out_errno;
 	return fd;

@@ -41,6 +41,7 @@
 #include <uv.h>
 
 #include "dns/dns.h"
+#include "util/sockaddr.h"
 
 /* ---- the breaker as arithmetic ----------------------------------------------- */
 
@@ -239,9 +240,7 @@ static void health_init_slot(struct upstream_health_slot *h, const struct sockad
 	atomic_store_explicit(&h->last_ms, now_ms, memory_order_relaxed);
 	lock_names(h);
 	memset(&h->addr, 0, sizeof(h->addr));
-	memcpy(&h->addr, addr,
-	       addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					   : sizeof(struct sockaddr_in));
+	memcpy(&h->addr, addr, util_sockaddr_len(addr));
 	if (zone_len > sizeof(h->zone))
 		zone_len = sizeof(h->zone);
 	if (zone_len == 0) {
