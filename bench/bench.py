@@ -19,8 +19,9 @@ For each workload two dnsperf runs per resolver: a closed-loop throughput run
 (QPS, average latency, CPU per query) and a paced latency run at
 BENCH_LAT_QPS with -v (per-query latencies -> p50/p90/p99/p99.9).
 
-Processes are the harness's (tests/integration/harness.py): started by us,
-stopped by PID (SIGTERM, SIGKILL after a bound). Every wait is bounded.
+Processes, the NSD config template and the resolver configs are the shared
+test harness's (tests/lib/holdfast_test): started by us, stopped by PID
+(SIGTERM, SIGKILL after a bound). Every wait is bounded.
 """
 import datetime
 import os
@@ -33,8 +34,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import harness  # noqa: E402  (NSD template, Process, resolver configs)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from holdfast_test import HarnessError, client, config, nsd, resolver  # noqa: E402
+from holdfast_test.netns import check_private_netns  # noqa: E402
 
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
@@ -65,6 +67,7 @@ CLIENT_ADDR = "127.0.0.1"
 ZONE = "bench.test."
 
 # name -> (address, [(zone, file name)]); zone files are written at run time.
+ROOT_NS = ("a.root-servers.test.", "127.0.1.1")
 SERVERS = {
     "root": ("127.0.1.1", [(".", "root.zone")]),
     "tld-test": ("127.0.2.1", [("test.", "test.zone")]),
@@ -152,77 +155,35 @@ def write_mixed_file(path, n_lines, prefix, hits):
 # --------------------------------------------------------------------------
 # Processes
 
-def start_hierarchy(tmp, zdir):
-    procs = []
-    for name, (addr, zones) in SERVERS.items():
-        for zone, zfile in zones:
-            r = subprocess.run(["nsd-checkzone", zone, os.path.join(zdir, zfile)],
-                               capture_output=True, text=True, timeout=30)
-            if r.returncode != 0:
-                raise harness.HarnessError("zone %s: %s%s" % (zone, r.stdout, r.stderr))
-        ntmp = os.path.join(tmp, "nsd-" + name)
-        os.makedirs(ntmp, exist_ok=True)
-        conf = harness.NSD_CONF.format(addr=addr, port=harness.PORT, zonesdir=zdir,
-                                       tmp=ntmp, name=name)
-        if not NSD_RRL:
-            # Debian's NSD has response rate limiting on (200 qps per /24):
-            # the miss workload would measure RRL drops and TC=1 slips.
-            conf = conf.replace("remote-control:", "\trrl-ratelimit: 0\n"
-                                "\trrl-whitelist-ratelimit: 0\nremote-control:", 1)
-        for zone, zfile in zones:
-            conf += 'zone:\n\tname: "%s"\n\tzonefile: "%s"\n' % (zone, zfile)
-        cpath = os.path.join(ntmp, "nsd.conf")
-        with open(cpath, "w") as f:
-            f.write(conf)
-        procs.append((harness.Process("nsd-" + name, ["nsd", "-d", "-c", cpath],
-                                      os.path.join(ntmp, "stderr.log")), addr, zones))
-    for proc, addr, zones in procs:
-        harness.wait_authority(proc, addr, zones)
-    return [p for p, _, _ in procs]
+def hierarchy(tmp, zdir):
+    """The NSD servers (not started); root hints in tmp/root.hints."""
+    # Debian's NSD has response rate limiting on (200 qps per /24): the miss
+    # workload would measure RRL drops and TC=1 slips.
+    return nsd.Hierarchy(tmp, SERVERS, zdir, root=ROOT_NS, extra="" if NSD_RRL else nsd.NO_RRL)
 
 
 def start_holdfast(binary, tmp, hints):
-    d = os.path.join(tmp, "holdfast")
-    os.makedirs(d, exist_ok=True)
-    conf = harness.holdfast_conf(HOLDFAST_ADDR, RESOLVER_THREADS, hints)
-    conf = "# bench/bench.py: the integration config plus cache-size\n" + conf
+    conf = config.holdfast_reference(HOLDFAST_ADDR, RESOLVER_THREADS, hints)
+    conf = "# bench/bench.py: the reference config plus cache-size\n" + conf
     conf += "cache-size: %dm\n" % CACHE_MB
-    path = os.path.join(d, "holdfast.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    return harness.Process("holdfast", [binary, "-c", path],
-                           os.path.join(d, "resolver.log")), path
+    hf = resolver.Holdfast(binary, os.path.join(tmp, "holdfast"), conf, HOLDFAST_ADDR,
+                           "holdfast", log_name="resolver.log")
+    return hf.proc, hf.conf
 
 
 def start_unbound(tmp, hints):
     d = os.path.join(tmp, "unbound")
-    os.makedirs(d, exist_ok=True)
-    conf = harness.unbound_conf(UNBOUND_ADDR, RESOLVER_THREADS, hints, d)
-    conf = "# bench/bench.py: the integration config plus cache sizes\n" + conf
+    conf = config.unbound_reference(UNBOUND_ADDR, RESOLVER_THREADS, hints, d)
+    conf = "# bench/bench.py: the reference config plus cache sizes\n" + conf
     extra = ("\tmsg-cache-size: %dm\n\trrset-cache-size: %dm\n"
              % (CACHE_MB // 2, CACHE_MB // 2))
     conf = conf.replace("remote-control:", extra + "remote-control:", 1)
-    path = os.path.join(d, "unbound.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    return harness.Process("unbound", ["unbound", "-d", "-c", path],
-                           os.path.join(d, "resolver.log")), path
+    ub = resolver.Unbound(d, conf, UNBOUND_ADDR, "unbound")
+    return ub.proc, ub.conf
 
 
-def wait_ready(proc, addr, timeout=harness.START_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        if not proc.alive():
-            raise harness.HarnessError("%s exited (%s):\n%s" % (
-                proc.name, proc.popen.returncode, proc.log_tail()))
-        if time.monotonic() > deadline:
-            raise harness.HarnessError("%s does not answer on %s within %.0f s" % (
-                proc.name, addr, timeout))
-        try:
-            dns.query.udp(dns.message.make_query(".", "NS"), addr, port=53, timeout=1.0)
-            return
-        except (dns.exception.Timeout, OSError):
-            time.sleep(0.1)
+def wait_ready(proc, addr):
+    client.wait_answering(proc, addr)
 
 
 def cpu_seconds(pid):
@@ -390,7 +351,7 @@ def check_answers(questions):
                 m = dns.query.udp(dns.message.make_query(name, rdtype), res["addr"],
                                   port=53, source=CLIENT_ADDR, timeout=3.0)
                 got[res["kind"]] = (dns.rcode.to_text(m.rcode()),
-                                    sorted(harness.rrsets(m.answer).items()))
+                                    sorted(client.rrsets(m.answer).items()))
             except dns.exception.Timeout:
                 got[res["kind"]] = ("TIMEOUT", [])
         rc = {k: v[0] for k, v in got.items()}
@@ -557,23 +518,23 @@ def environment(holdfast_bin):
 
 
 def main():
-    harness.check_private_netns()
+    check_private_netns("bench/run.sh")
     holdfast_bin = os.environ["HOLDFAST_BIN"]
     tmp = os.environ["BENCH_TMP"]
     results_dir = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "results"))
     zdir = os.path.join(tmp, "zones")
     write_zones(zdir)
-    hints = harness.write_root_hints(os.path.join(tmp, "root.hints"))
+    nsd_servers = hierarchy(tmp, zdir)
+    hints = nsd_servers.root_hints
     hits = hit_questions()
     hit_file = os.path.join(tmp, "hit.txt")
     write_query_file(hit_file, hits)
 
-    nsd = []
     notes = []
     results = {}
     try:
         log("starting NSD hierarchy")
-        nsd = start_hierarchy(tmp, zdir)
+        nsd_servers.start()
         hp, hconf = start_holdfast(holdfast_bin, tmp, hints)
         RESOLVERS.append({"kind": "holdfast", "addr": HOLDFAST_ADDR, "proc": hp, "conf": hconf})
         up, uconf = start_unbound(tmp, hints)
@@ -622,7 +583,7 @@ def main():
                     log("mixed file: %d lines, %d never-seen names" % (n_mixed, nx))
                     once = True
                 else:
-                    raise harness.HarnessError("unknown workload %r" % wl)
+                    raise HarnessError("unknown workload %r" % wl)
                 for res in order:
                     key = (wl, res["kind"])
                     if not res["proc"].alive():
@@ -680,8 +641,7 @@ def main():
             if lines:
                 notes.append("%s log: %d lines, last: %s" % (res["kind"], len(lines),
                                                               lines[-1][:200]))
-        for p in nsd:
-            p.stop()
+        nsd_servers.stop()
 
     text = report(results, environment(holdfast_bin), notes)
     print()

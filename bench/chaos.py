@@ -33,26 +33,22 @@ Configurations: both resolvers 1 worker thread, qname-minimisation off (one
 upstream query per client question), do-not-query-localhost off, root hints
 to fauth's root, serve-stale on: holdfast with its defaults (serve-stale
 yes, stale-answer-client-timeout 1800 ms) and a control socket; Unbound with
-the integration harness's config (module-config "iterator") plus
-serve-expired: yes and serve-expired-client-timeout: 1800.
+the reference config of tests/lib/holdfast_test/config.py (module-config
+"iterator") plus serve-expired: yes and serve-expired-client-timeout: 1800.
 """
 import datetime
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "chaos"))
-import chaoskit  # noqa: E402  (also puts tests/fauth and tests/integration on the path)
-import harness  # noqa: E402  (tests/integration: Process, unbound_conf)
-
-import dns.exception  # noqa: E402
-import dns.message  # noqa: E402
-import dns.query  # noqa: E402
+import chaoskit  # noqa: E402  (the chaos hierarchy, its fauth, holdfast's chaos config)
+from holdfast_test import config, load, resolver  # noqa: E402
 
 
 def env_num(name, default, cast=int):
@@ -81,52 +77,21 @@ def log(msg):
 # --------------------------------------------------------------------------
 # Resolvers
 
-class Unbound:
+class Unbound(resolver.Unbound):
     def __init__(self, tmp, hints, tag):
-        self.kind = "unbound"
-        self.addr = ADDR["unbound"]
         d = os.path.join(tmp, "unbound-" + tag)
-        os.makedirs(d, exist_ok=True)
-        conf = harness.unbound_conf(self.addr, 1, hints, d)
+        conf = config.unbound_reference(ADDR["unbound"], 1, hints, d)
         conf = conf.replace("qname-minimisation: yes", "qname-minimisation: no")
         conf = conf.replace("remote-control:", "\tserve-expired: yes\n"
                             "\tserve-expired-client-timeout: 1800\nremote-control:", 1)
-        conf = "# bench/chaos.py: the integration config, qmin off, serve-expired on\n" + conf
-        self.conf = os.path.join(d, "unbound.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        binary = shutil.which("unbound") or "/usr/sbin/unbound"
-        self.proc = harness.Process("unbound-" + tag, [binary, "-d", "-c", self.conf],
-                                    os.path.join(d, "resolver.log"))
-
-    def wait_ready(self, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.proc.alive():
-                raise RuntimeError("unbound exited:\n" + self.proc.log_tail())
-            if time.monotonic() > deadline:
-                raise RuntimeError("unbound not ready:\n" + self.proc.log_tail())
-            try:
-                dns.query.udp(dns.message.make_query(".", "NS"), self.addr, port=53,
-                              timeout=1.0)
-                return self
-            except (dns.exception.Timeout, OSError):
-                time.sleep(0.1)
+        conf = "# bench/chaos.py: the reference config, qmin off, serve-expired on\n" + conf
+        super().__init__(d, conf, ADDR["unbound"], "unbound-" + tag)
 
     def stats(self):
         return {}
 
     def ask(self, name):
-        q = dns.message.make_query(name, "A", use_edns=0, payload=1232)
-        t0 = time.monotonic()
-        try:
-            r = dns.query.udp(q, self.addr, port=53, source=chaoskit.CLIENT_ADDR, timeout=5)
-        except dns.exception.Timeout:
-            r = None
-        return chaoskit.Reply(r, time.monotonic() - t0, name=name)
-
-    def stop(self):
-        return self.proc.stop()
+        return super().ask(name, source=chaoskit.CLIENT_ADDR, none_on_timeout=True)
 
 
 class Holdfast(chaoskit.Holdfast):
@@ -173,14 +138,14 @@ def amplification(kind, shape, fa, tmp, hints, notes):
         fault = fa.set_fault(zone=DEAD, mode="drop")
         fa.reset_counts()
         s0 = r.stats()
-        replies = chaoskit.run_load(r.addr, chaoskit.paced(names, QPS, OUTAGE_S),
+        replies = load.run_load(r.addr, load.paced(names, QPS, OUTAGE_S),
                                     timeout=DEADLINE)
         snap = fa.counts()
         s1 = r.stats()
         fa.clear_faults(fault)
         return {"client": len(replies), "auth": chaoskit.authority_queries(snap),
                 "per_server": chaoskit.per_server(snap),
-                "summary": chaoskit.summarize(replies), "stats": stats_delta(s0, s1)}
+                "summary": load.summarize(replies), "stats": stats_delta(s0, s1)}
     finally:
         stop(r, notes)
 
@@ -197,7 +162,7 @@ def flood(kind, fa, tmp, hints, notes):
         base_sched = [(i / float(PROBE_QPS), probe_names[i], "A", "probe")
                       for i in range(int(PROBE_QPS * BASE_S))]
         fa.reset_counts()
-        base = chaoskit.run_load(r.addr, base_sched, timeout=DEADLINE)
+        base = load.run_load(r.addr, base_sched, timeout=DEADLINE)
         base_snap = fa.counts()
 
         fault = fa.set_fault(zone=DEAD, mode="drop")
@@ -208,7 +173,7 @@ def flood(kind, fa, tmp, hints, notes):
                  for i in range(int(PROBE_QPS * FLOOD_S))]
         sched += [(i / float(FLOOD_QPS), "%08x.%s" % (rng.getrandbits(32), DEAD), "A", "flood")
                   for i in range(int(FLOOD_QPS * FLOOD_S))]
-        during = chaoskit.run_load(r.addr, sched, timeout=DEADLINE)
+        during = load.run_load(r.addr, sched, timeout=DEADLINE)
         snap = fa.counts()
         s1 = r.stats()
         fa.clear_faults(fault)
@@ -217,12 +182,12 @@ def flood(kind, fa, tmp, hints, notes):
         dead_auth = sum(n for srv, names in snap["names"].items()
                         for q, types in names.items() if q.endswith("." + DEAD)
                         for n in types.values())
-        return {"base": chaoskit.summarize(base), "base_auth": chaoskit.authority_queries(
+        return {"base": load.summarize(base), "base_auth": chaoskit.authority_queries(
                     base_snap),
-                "probe": chaoskit.summarize(probes),
+                "probe": load.summarize(probes),
                 "probe_bad": sum(1 for x in probes if not x.is_fresh),
                 "base_bad": sum(1 for x in base if not x.is_fresh),
-                "flood": chaoskit.summarize(floods), "flood_n": len(floods),
+                "flood": load.summarize(floods), "flood_n": len(floods),
                 "auth": chaoskit.authority_queries(snap), "dead_auth": dead_auth,
                 "per_server": chaoskit.per_server(snap), "stats": stats_delta(s0, s1)}
     finally:

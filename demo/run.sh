@@ -18,37 +18,32 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-py=/usr/bin/python3   # Debian's python, which has dnspython (for fauth)
+netns_prog=demo
+# shellcheck source-path=SCRIPTDIR source=../tests/lib/netns.sh
+. "$top/tests/lib/netns.sh"   # the tool checks and the namespace (netns_run)
+py=$netns_py   # Debian's python, which has dnspython (for fauth)
 DEMO_TIMEOUT=${DEMO_TIMEOUT:-120}
 
-fail() { echo "demo: $*" >&2; exit 1; }
+fail() { netns_fail "$@"; }
 
 # ---- outside: check the tools, then run this script again in a namespace
 if [ "${HOLDFAST_DEMO_INSIDE:-0}" != 1 ]; then
 	bin=${1:-${HOLDFAST_BIN:-$top/build/daemon/holdfast}}
 	[ -x "$bin" ] || fail "no holdfast binary at $bin (run 'make build' or pass its path)"
-	bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
-	for tool in unshare ip timeout dig; do
-		command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-		command -v "$tool" >/dev/null 2>&1 || fail "missing tool: $tool"
-	done
-	"$py" -c 'import dns.message, dns.zone' 2>/dev/null ||
-		fail "$py lacks dnspython (apt install python3-dnspython)"
+	bin=$(netns_abspath "$bin")
+	netns_need_tools dig
+	netns_need_python 'dns.message, dns.zone' 'dnspython (apt install python3-dnspython)'
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/holdfast-demo.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	export PATH
-	rc=0
-	HOLDFAST_DEMO_INSIDE=1 HOLDFAST_DEMO_TMP=$tmp PYTHONDONTWRITEBYTECODE=1 \
-		timeout -s KILL "$DEMO_TIMEOUT" \
-		unshare -rn --pid --fork --kill-child --mount-proc "$0" "$bin" || rc=$?
-	[ "$rc" -ne 137 ] || echo "demo: killed after the time limit of $DEMO_TIMEOUT s" >&2
-	exit "$rc"
+	HOLDFAST_DEMO_INSIDE=1 HOLDFAST_DEMO_TMP=$tmp
+	export HOLDFAST_DEMO_INSIDE HOLDFAST_DEMO_TMP
+	netns_run "$DEMO_TIMEOUT" "$0" "$bin"
+	exit "$netns_rc"
 fi
 
-# ---- inside the namespace
+# ---- inside the namespace (netns_run has set lo up)
 bin=$1
 tmp=$HOLDFAST_DEMO_TMP
-ip link set lo up
 
 fauth_pid=
 holdfast_pid=
@@ -71,9 +66,10 @@ ask() {
 
 # One request to fauth's control channel (JSON; see tests/fauth/README.md).
 ctl() {
-	"$py" -c 'import json, sys; sys.path.insert(0, sys.argv[1]); import control
+	"$py" -c 'import json, sys; sys.path.insert(0, sys.argv[1])
+from holdfast_test import fauth_control as control
 req = json.loads(sys.argv[3]); cmd = req.pop("cmd")
-control.request(sys.argv[2], cmd, **req)' "$top/tests/fauth" "$tmp/fauth.ctl" "$1"
+control.request(sys.argv[2], cmd, **req)' "$top/tests/lib" "$tmp/fauth.ctl" "$1"
 }
 
 # the hierarchy

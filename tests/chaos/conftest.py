@@ -7,10 +7,9 @@ every case, and on failure the logs of holdfast and fauth plus
 private network namespace, HOLDFAST_BIN and HOLDFAST_CTL.
 """
 import os
-import shutil
-import tempfile
 
 import pytest
+from holdfast_test import suite
 
 import chaoskit
 
@@ -21,46 +20,19 @@ _fauth = []
 _seq = [0]       # instance numbers: short paths (a unix socket path is <= 107 bytes)
 
 
-def _check_private_netns():
-    if os.environ.get("HOLDFAST_NETNS") != "1":
-        pytest.exit("the chaos tests must run inside a private network namespace: "
-                    "use tests/chaos/run.sh", returncode=3)
-    with open("/proc/self/net/dev") as f:
-        ifaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
-    if ifaces != ["lo"]:
-        pytest.exit("network namespace is not private (interfaces: %s)" % ifaces, returncode=3)
-
-
 def _binaries():
-    binary = os.environ.get("HOLDFAST_BIN")
-    ctl = os.environ.get("HOLDFAST_CTL")
-    for what, path in (("HOLDFAST_BIN", binary), ("HOLDFAST_CTL", ctl)):
-        if not path or not os.access(path, os.X_OK):
-            pytest.exit("%s must name an executable (got %r)" % (what, path), returncode=3)
-    return binary, ctl
+    return suite.require_binary("HOLDFAST_BIN"), suite.require_binary("HOLDFAST_CTL")
 
 
 @pytest.fixture(scope="session")
 def workdir():
-    _check_private_netns()
-    base = os.environ.get("HOLDFAST_CHAOS_TMP")
-    if base:
-        yield tempfile.mkdtemp(prefix="run-", dir=base)
-        return
-    path = tempfile.mkdtemp(prefix="holdfast-chaos-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    suite.require_netns("tests/chaos/run.sh")
+    yield from suite.temp_dir("holdfast-chaos-")
 
 
 @pytest.fixture(scope="session")
 def fauth(workdir):
-    fa = chaoskit.fauth(workdir)
-    fa.start()
-    _fauth.append(fa)
-    yield fa
-    _fauth.remove(fa)
-    rc, killed = fa.stop()
-    assert rc == 0 and not killed, "fauth exited with %s (killed: %s)" % (rc, killed)
+    yield from suite.serve_fauth(chaoskit.fauth(workdir), _fauth)
 
 
 @pytest.fixture(scope="session")
@@ -89,9 +61,8 @@ class Instances:
         with open(os.path.join(hf.dir, "case"), "w") as f:
             f.write(self.nodeid + "\n")
         try:
-            hf.wait_ready()
+            suite.wait_or_stop(hf)
         except Exception:
-            hf.stop()
             del _live[tag]
             raise
         return hf
@@ -100,13 +71,8 @@ class Instances:
         for hf in self.started:
             if hf.tag not in _live:
                 continue
-            rc, killed = hf.stop()
             del _live[hf.tag]
-            # DESIGN.md: holdfast stops on SIGTERM with exit status 0.
-            assert not killed, "%s did not stop after SIGTERM:\n%s" % (hf.proc.name,
-                                                                       hf.log_tail())
-            assert rc == 0, "%s exited with %s on SIGTERM:\n%s" % (hf.proc.name, rc,
-                                                                    hf.log_tail())
+            hf.stop_checked()   # DESIGN.md: holdfast stops on SIGTERM with exit status 0
 
 
 @pytest.fixture
@@ -143,10 +109,7 @@ def _clean(request):
     yield
     for fa in _fauth:
         fa.clear_faults()
-    for tag, h in list(_live.items()):
-        if not h.alive():
-            pytest.fail("%s died (exit %s) during this case:\n%s" % (
-                h.proc.name, h.proc.popen.returncode, h.log_tail()))
+    suite.fail_if_dead(list(_live.values()))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -156,17 +119,10 @@ def pytest_runtest_makereport(item, call):
     if report.failed and not hasattr(report, "wasxfail"):
         for tag, h in list(_live.items()):
             for cmd in ("stats", "upstream"):
-                try:
-                    text = h.ctl(cmd)
-                except Exception as e:  # a courtesy, never the failure
-                    text = "(unavailable: %s)" % e
-                report.sections.append(("holdfast-ctl %s (%s)" % (cmd, tag), text))
-            report.sections.append(("log: %s (pid %d)" % (h.proc.name, h.pid),
-                                    h.log_tail(80)))
+                suite.add_section(report, "holdfast-ctl %s (%s)" % (cmd, tag),
+                                  lambda h=h, cmd=cmd: h.ctl(cmd))
+            suite.add_section(report, "log: %s (pid %d)" % (h.proc.name, h.pid),
+                              lambda h=h: h.log_tail(80))
         for fa in _fauth:
-            try:
-                snap = fa.counts()
-                report.sections.append(("fauth counts per server",
-                                        str(chaoskit.per_server(snap))))
-            except Exception as e:  # noqa: BLE001
-                report.sections.append(("fauth counts", "(unavailable: %s)" % e))
+            suite.add_section(report, "fauth counts per server",
+                              lambda fa=fa: str(chaoskit.per_server(fa.counts())))

@@ -21,9 +21,9 @@ import time
 
 import dns.rcode
 import pytest
+from holdfast_test.load import paced, run_load
 
-from chaoskit import (PROVIDER, SERVERS, WILDCARD, authority_queries, paced, per_server,
-                      run_load)
+from chaoskit import PROVIDER, SERVERS, WILDCARD, authority_queries, per_server
 
 DUAL = "dual.test."
 HEALTHY = "healthy.test."

@@ -23,9 +23,10 @@ import time
 
 import dns.rcode
 import pytest
+from holdfast_test.client import EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY
+from holdfast_test.load import paced, run_load, summarize
 
-from chaoskit import (DATA_TTL, EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, WILDCARD,
-                      authority_queries, paced, per_server, run_load, summarize)
+from chaoskit import DATA_TTL, WILDCARD, authority_queries, per_server
 
 DUAL = "dual.test."
 NAMES = 20

@@ -37,9 +37,10 @@ Usage (run with Debian's /usr/bin/python3, which has dnspython):
 
 The control channel (--control HOST:PORT or a unix socket path) speaks JSON
 lines: one request object per line, one answer object per line; see
-CONTROL_HELP below and control.py for the client. Once every socket is bound
-fauth prints "fauth control ADDR" (when there is a control channel) and then
-"fauth ready" on stdout. SIGTERM or SIGINT: close everything, exit 0.
+CONTROL_HELP below and tests/lib/holdfast_test/fauth_control.py for the
+client. Once every socket is bound fauth prints "fauth control ADDR" (when
+there is a control channel) and then "fauth ready" on stdout. SIGTERM or
+SIGINT: close everything, exit 0.
 
 Authoritative behaviour: AA answers, in-zone CNAME chasing, NXDOMAIN/NODATA
 with the SOA in the authority section (TTL = min(SOA TTL, SOA MINIMUM), RFC

@@ -21,9 +21,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-
-import control
-from fixture import FAUTH, PYTHON, FaultyAuthority
+from holdfast_test import fauth_control as control
+from holdfast_test.fauth import FAUTH, PYTHON, FaultyAuthority
 
 NS1, NS2 = "127.0.10.1", "127.0.10.2"
 SOURCE = "127.0.0.1"

@@ -7,10 +7,9 @@ RESOLVER=holdfast|unbound chooses the resolver; HOLDFAST_BIN is the holdfast
 binary. Run through run.sh, which provides the private network namespace.
 """
 import os
-import shutil
-import tempfile
 
 import pytest
+from holdfast_test import suite
 
 import harness
 
@@ -32,22 +31,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def tmp_root():
-    """Configs, pid files and logs. run.sh provides HOLDFAST_IT_TMP and removes
-    it after a clean run; otherwise a fresh directory removed at the end."""
-    try:
-        harness.check_private_netns()
-    except harness.HarnessError as e:
-        pytest.exit(str(e), returncode=3)
-    base = os.environ.get("HOLDFAST_IT_TMP")
-    if base:
-        yield tempfile.mkdtemp(prefix="run-", dir=base)
-        return
-    path = tempfile.mkdtemp(prefix="holdfast-it-")
-    yield path
-    if os.environ.get("HOLDFAST_KEEP_TMP") == "1":
-        print("\nintegration temp dir kept: %s" % path)
-    else:
-        shutil.rmtree(path, ignore_errors=True)
+    """Configs, pid files and logs: inside the temp dir run.sh made (kept
+    when the run fails), or a fresh one (see holdfast_test.suite.temp_dir)."""
+    suite.require_netns("tests/integration/run.sh")
+    yield from suite.temp_dir("holdfast-it-")
 
 
 @pytest.fixture(scope="session")
@@ -68,22 +55,20 @@ def _start_resolver(hierarchy, tmp_root, addr, threads, tag):
     entry = ("resolver %s (%s, pid %d)" % (r.proc.name, addr, r.pid), r.log_tail)
     _live.append(entry)
     try:
-        r.wait_ready()
+        suite.wait_or_stop(r)
     except Exception:
-        r.stop()
         _live.remove(entry)
         raise
     return r, entry
 
 
 def _stop_resolver(r, entry):
-    rc, killed = r.stop()
     _live.remove(entry)
     if r.kind == "holdfast":
         # DESIGN.md: stops on SIGTERM with exit status 0.
-        assert not killed, "holdfast did not stop within %.0f s of SIGTERM:\n%s" % (
-            harness.STOP_TIMEOUT, r.log_tail())
-        assert rc == 0, "holdfast exited with %s on SIGTERM:\n%s" % (rc, r.log_tail())
+        r.stop_checked()
+    else:
+        r.stop()
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +103,7 @@ def _resolver_still_running(request):
     """A case that crashes the resolver fails, rather than the next one."""
     yield
     if "resolver" in request.fixturenames:
-        r = request.getfixturevalue("resolver")
-        if not r.proc.alive():
-            pytest.fail("%s died (exit %s) during this case:\n%s" % (
-                r.proc.name, r.proc.popen.returncode, r.log_tail()))
+        suite.fail_if_dead([request.getfixturevalue("resolver")])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -130,7 +112,4 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and not hasattr(report, "wasxfail"):
         for title, tail in list(_live):
-            try:
-                report.sections.append(("log: " + title, tail()))
-            except Exception as e:  # logs are a courtesy, never the failure
-                report.sections.append(("log: " + title, "(unavailable: %s)" % e))
+            suite.add_section(report, "log: " + title, tail)

@@ -3,13 +3,14 @@ The loopback hierarchy itself, queried directly (no resolver): if one of
 these fails, the resolution cases below it cannot be trusted.
 """
 import dns.flags
+import dns.query
 import dns.rcode
 
 import harness
 from harness import SERVERS, make_query, rrsets
 
 
-def ask(server, name, rdtype, transport=harness.dns.query.udp, **kw):
+def ask(server, name, rdtype, transport=dns.query.udp, **kw):
     addr = SERVERS[server][0]
     q = make_query(name, rdtype, rd=False, **kw)
     return transport(q, addr, port=harness.PORT, timeout=2.0)
@@ -50,13 +51,13 @@ def test_delegation_loop_has_no_glue(hierarchy):
 def test_authority_truncates_big_rrset_over_udp(hierarchy):
     r = ask("leaf1", "many.a.test.", "A", payload=1232)
     assert r.flags & dns.flags.TC
-    r = ask("leaf1", "many.a.test.", "A", transport=harness.dns.query.tcp)
+    r = ask("leaf1", "many.a.test.", "A", transport=dns.query.tcp)
     assert len(r.answer[0]) == 100
     assert 1232 < len(r.to_wire()) < 4096
 
 
 def test_large_txt_size(hierarchy):
-    r = ask("leaf1", "large.a.test.", "TXT", transport=harness.dns.query.tcp)
+    r = ask("leaf1", "large.a.test.", "TXT", transport=dns.query.tcp)
     assert len(r.answer[0]) == 12
     assert 1232 < len(r.to_wire()) < 4096
 

@@ -11,6 +11,7 @@ import time
 import dns.rcode
 import dns.rdatatype
 import pytest
+from holdfast_test import config, suite
 
 import harness
 
@@ -23,26 +24,14 @@ pytestmark = pytest.mark.skipif(harness.resolver_kind() != "holdfast",
 
 
 def _dead_hints(tmp_root):
-    path = os.path.join(tmp_root, "dead-root.hints")
-    with open(path, "w") as f:
-        f.write(". 3600000 IN NS dead.root.\ndead.root. 3600000 IN A %s\n" % DEAD_ROOT)
-    return path
+    return config.write_root_hints(os.path.join(tmp_root, "dead-root.hints"), DEAD_ROOT,
+                                   ns="dead.root.")
 
 
 def _start(tmp_root, addr, tag, extra):
     r = harness.Resolver("holdfast", addr, 1, _dead_hints(tmp_root), tmp_root, tag,
                          extra_conf=extra)
-    try:
-        r.wait_ready()
-    except Exception:
-        r.stop()
-        raise
-    return r
-
-
-def _stop(r):
-    rc, killed = r.stop()
-    assert not killed and rc == 0, r.log_tail()
+    return suite.wait_or_stop(r)
 
 
 def _a(resp):
@@ -68,7 +57,7 @@ def test_stub_zone_with_a_dead_provider(hierarchy, tmp_root):
         resp = harness.udp(harness.make_query("host.b.test.", "A"), addr="127.0.0.61")
         assert resp.rcode() == dns.rcode.SERVFAIL, harness.describe(resp)
     finally:
-        _stop(r)
+        r.stop_checked()   # exit 0 after SIGTERM
 
 
 def test_forward_zone(hierarchy, resolver, tmp_root):
@@ -88,4 +77,4 @@ def test_forward_zone(hierarchy, resolver, tmp_root):
         assert resp.rcode() == dns.rcode.NOERROR, harness.describe(resp)
         assert _a(resp) == ["192.0.2.10"], harness.describe(resp)
     finally:
-        _stop(r)
+        r.stop_checked()   # exit 0 after SIGTERM

@@ -7,11 +7,11 @@ failed case. Run through run.sh, which provides the private network
 namespace and HOLDFAST_BIN.
 """
 import os
-import shutil
-import tempfile
 import time
 
 import pytest
+from holdfast_test import suite
+from holdfast_test.fauth import FaultyAuthority
 
 import stalekit
 
@@ -34,38 +34,17 @@ _live = {}       # tag -> Holdfast, for logs on failure and the alive check
 _fauth = []
 
 
-def _check_private_netns():
-    if os.environ.get("HOLDFAST_NETNS") != "1":
-        pytest.exit("these tests must run inside a private network namespace: "
-                    "use tests/stale/run.sh", returncode=3)
-    with open("/proc/self/net/dev") as f:
-        ifaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
-    if ifaces != ["lo"]:
-        pytest.exit("network namespace is not private (interfaces: %s)" % ifaces, returncode=3)
-
-
 @pytest.fixture(scope="session")
 def workdir():
-    _check_private_netns()
-    base = os.environ.get("HOLDFAST_STALE_TMP")
-    if base:
-        yield tempfile.mkdtemp(prefix="run-", dir=base)
-        return
-    path = tempfile.mkdtemp(prefix="holdfast-stale-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    suite.require_netns("tests/stale/run.sh")
+    yield from suite.temp_dir("holdfast-stale-")
 
 
 @pytest.fixture(scope="session")
 def fauth(workdir):
-    fa = stalekit.FaultyAuthority(servers=stalekit.SERVERS, zones=stalekit.AUTH_ZONES,
-                                  workdir=workdir)
-    fa.start()
-    _fauth.append(fa)
-    yield fa
-    _fauth.remove(fa)
-    rc, killed = fa.stop()
-    assert rc == 0 and not killed, "fauth exited with %s (killed: %s)" % (rc, killed)
+    fa = FaultyAuthority(servers=stalekit.SERVERS, zones=stalekit.AUTH_ZONES,
+                         workdir=workdir)
+    yield from suite.serve_fauth(fa, _fauth)
 
 
 @pytest.fixture(scope="session")
@@ -74,25 +53,18 @@ def root_hints(workdir):
 
 
 def _instance(tag, workdir, root_hints):
-    binary = os.environ.get("HOLDFAST_BIN")
-    if not binary or not os.access(binary, os.X_OK):
-        pytest.exit("HOLDFAST_BIN must name the holdfast binary (got %r)" % binary,
-                    returncode=3)
+    binary = suite.require_binary("HOLDFAST_BIN")
     addr, overrides = INSTANCES[tag]
     hf = stalekit.Holdfast(binary, tag, addr, workdir, root_hints, **overrides)
     _live[tag] = hf
     try:
-        hf.wait_ready()
+        suite.wait_or_stop(hf)
     except Exception:
-        hf.stop()
         del _live[tag]
         raise
     yield hf
-    rc, killed = hf.stop()
     del _live[tag]
-    # DESIGN.md: holdfast stops on SIGTERM with exit status 0.
-    assert not killed, "holdfast-%s did not stop after SIGTERM:\n%s" % (tag, hf.log_tail())
-    assert rc == 0, "holdfast-%s exited with %s on SIGTERM:\n%s" % (tag, rc, hf.log_tail())
+    hf.stop_checked()   # DESIGN.md: holdfast stops on SIGTERM with exit status 0
 
 
 @pytest.fixture(scope="session")
@@ -159,10 +131,7 @@ def _clean_faults(request):
         # its cool-down, at most 1.5 s. Wait it out so the next case starts
         # with healthy servers, as it would after a real outage ends.
         time.sleep(1.6)
-    for tag, hf in list(_live.items()):
-        if not hf.alive():
-            pytest.fail("holdfast-%s died (exit %s) during this case:\n%s" % (
-                tag, hf.proc.popen.returncode, hf.log_tail()))
+    suite.fail_if_dead(list(_live.values()))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -172,7 +141,7 @@ def pytest_runtest_makereport(item, call):
     if report.failed and not hasattr(report, "wasxfail"):
         for tag, hf in list(_live.items()):
             if tag in item.fixturenames:
-                report.sections.append(("log: holdfast-%s (pid %d)" % (tag, hf.pid),
-                                        hf.log_tail(120)))
+                suite.add_section(report, "log: holdfast-%s (pid %d)" % (tag, hf.pid),
+                                  lambda hf=hf: hf.log_tail(120))
         for fa in _fauth:
-            report.sections.append(("log: fauth (pid %d)" % fa.pid, fa.log_tail(40)))
+            suite.add_section(report, "log: fauth (pid %d)" % fa.pid, lambda fa=fa: fa.log_tail(40))

@@ -16,28 +16,15 @@ delegation, and cases never disturb each other.
 
 It does not decide what a correct answer is: the test modules do. Every
 process is started by us, tracked by PID and stopped by PID with bounded
-waits (harness.Process from tests/integration).
+waits (the shared harness, tests/lib/holdfast_test).
 """
 import os
-import sys
 import time
 
-import dns.edns
-import dns.exception
-import dns.flags
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rdatatype
+from holdfast_test import client, config, resolver
+from holdfast_test.fauth_control import count as fauth_count_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(TESTS, "fauth"))
-sys.path.insert(0, os.path.join(TESTS, "integration"))
-
-from fixture import FaultyAuthority  # noqa: E402  (tests/fauth)
-from harness import Process  # noqa: E402  (tests/integration)
-
 ZONES = os.path.join(HERE, "zones")
 SERVERS = {"root": "127.0.20.1", "tld": "127.0.20.2",
            "ns1": "127.0.20.11", "ns2": "127.0.20.12"}
@@ -59,25 +46,18 @@ STALE_DEADLINE = (CLIENT_TIMEOUT_MS + 200) / 1000.0
 # "At once": an answer that needs no waiting on a timer.
 PROMPT = 1.0
 
-PORT = 53
 START_TIMEOUT = 20.0
 QUERY_TIMEOUT = 8.0
 
-EDE_STALE_ANSWER = 3
-EDE_STALE_NXDOMAIN = 19
+EDE_STALE_ANSWER = client.EDE_STALE_ANSWER
+EDE_STALE_NXDOMAIN = client.EDE_STALE_NXDOMAIN
 
 
 def holdfast_conf(addr, root_hints, **overrides):
     """The config text: the common short windows plus `overrides`
     (python_names become dashed keys; a list value repeats the key)."""
-    keys = {
-        "interface": addr,
-        "port": PORT,
-        "num-threads": 1,
-        "root-hints": root_hints,
-        "do-ip4": "yes",
-        "do-ip6": "no",
-        "do-not-query-localhost": "no",
+    keys = config.loopback_keys(addr, root_hints)
+    keys.update({
         "qname-minimisation": "no",     # one upstream query per client question
         "access-control": "127.0.0.0/8 allow",
         "cache-min-ttl": 0,
@@ -89,92 +69,28 @@ def holdfast_conf(addr, root_hints, **overrides):
         "empty-answer-guard": "yes",
         "empty-answer-hold": EMPTY_HOLD,
         "verbosity": 3,
-    }
-    for k, v in overrides.items():
-        keys[k.replace("_", "-")] = v
-    lines = ["# written by tests/stale/stalekit.py"]
-    for k, v in keys.items():
-        for item in (v if isinstance(v, list) else [v]):
-            lines.append("%s: %s" % (k, item))
-    return "\n".join(lines) + "\n"
+    })
+    return config.render(keys, "# written by tests/stale/stalekit.py", overrides)
 
 
 def write_root_hints(path):
-    with open(path, "w") as f:
-        f.write(".\t\t\t3600000\tNS\ta.root-servers.test.\n")
-        f.write("a.root-servers.test.\t3600000\tA\t%s\n" % SERVERS["root"])
-    return path
+    return config.write_root_hints(path, SERVERS["root"])
 
 
-class Reply:
-    """One answer from holdfast and how long it took."""
-
-    def __init__(self, msg, elapsed):
-        self.msg = msg
-        self.elapsed = elapsed
-        self.rcode = msg.rcode()
-        self.edes = [o.code for o in msg.options if o.otype == dns.edns.EDE]
-        self.addrs = sorted(rd.address for rrs in msg.answer
-                            if rrs.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
-                            for rd in rrs)
-        self.ttls = sorted({rrs.ttl for rrs in msg.answer})
-        self.soa_ttls = sorted({rrs.ttl for rrs in msg.authority
-                                if rrs.rdtype == dns.rdatatype.SOA})
-
-    @property
-    def is_nodata(self):
-        return self.rcode == dns.rcode.NOERROR and not self.msg.answer
-
-    def __repr__(self):
-        return "<%s in %.0f ms, answer %s ttl %s, EDE %s>" % (
-            dns.rcode.to_text(self.rcode), self.elapsed * 1000, self.addrs, self.ttls,
-            self.edes)
-
-
-class Holdfast:
+class Holdfast(resolver.Holdfast):
     """One holdfast process with its own config, on `addr`@53."""
+
+    ready_query = ("localhost.", "A")   # answered at once (a REFUSED will do)
 
     def __init__(self, binary, tag, addr, workdir, root_hints, **overrides):
         self.tag = tag
-        self.addr = addr
-        self.dir = os.path.join(workdir, "holdfast-" + tag)
-        os.makedirs(self.dir, exist_ok=True)
-        self.conf = os.path.join(self.dir, "holdfast.conf")
-        with open(self.conf, "w") as f:
-            f.write(holdfast_conf(addr, root_hints, **overrides))
-        self.proc = Process("holdfast-" + tag, [binary, "-c", self.conf],
-                            os.path.join(self.dir, "holdfast.log"))
-        self.pid = self.proc.pid
+        super().__init__(binary, os.path.join(workdir, "holdfast-" + tag),
+                         holdfast_conf(addr, root_hints, **overrides), addr,
+                         "holdfast-" + tag)
 
     def wait_ready(self, timeout=START_TIMEOUT):
         """Until it answers anything at all (a REFUSED or SERVFAIL will do)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.proc.alive():
-                raise RuntimeError("%s exited with %s:\n%s" % (
-                    self.proc.name, self.proc.popen.returncode, self.log_tail()))
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s does not answer on %s within %.0f s:\n%s" % (
-                    self.proc.name, self.addr, timeout, self.log_tail()))
-            try:
-                dns.query.udp(dns.message.make_query("localhost.", "A"), self.addr, port=PORT,
-                              timeout=1.0)
-                return self
-            except (dns.exception.Timeout, OSError):
-                time.sleep(0.1)
-
-    def stop(self):
-        return self.proc.stop()
-
-    def alive(self):
-        return self.proc.alive()
-
-    def log_text(self):
-        with open(self.proc.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def log_tail(self, max_lines=150):
-        return self.proc.log_tail(max_lines)
+        return super().wait_ready(timeout=timeout)
 
     def guard_events(self, name):
         """Log lines at warning level or above about the empty-answer guard
@@ -190,14 +106,8 @@ class Holdfast:
         return out
 
     def ask(self, name, rdtype="A", edns=True, timeout=QUERY_TIMEOUT):
-        """One UDP query from 127.0.0.1, EDNS on by default; Reply."""
-        if edns:
-            q = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
-        else:
-            q = dns.message.make_query(name, rdtype, use_edns=False)
-        t0 = time.monotonic()
-        r = dns.query.udp(q, self.addr, port=PORT, timeout=timeout)
-        return Reply(r, time.monotonic() - t0)
+        """One UDP query, EDNS on by default; Reply (a timeout raises)."""
+        return super().ask(name, rdtype, edns=edns, timeout=timeout)
 
 
 def break_name(fauth, name, mode, servers=PROVIDERS, **kw):
@@ -214,8 +124,7 @@ def upstream_queries(fauth, name, servers=PROVIDERS):
 
 
 def fauth_count(snapshot, server, name):
-    import control  # tests/fauth, on sys.path above
-    return control.count(snapshot, server=server, name=name)
+    return fauth_count_of(snapshot, server=server, name=name)
 
 
 def let_expire(extra=1.1):

@@ -1,12 +1,13 @@
 """
-control — the client of fauth's control channel (see fauth.py CONTROL_HELP).
+fauth_control — the client of fauth's control channel (see
+tests/fauth/fauth.py CONTROL_HELP).
 
 Every call opens a connection, sends one JSON line, reads one JSON line and
 closes, with a bounded timeout, so a test never holds a socket between calls
 and a dead fauth fails fast. `address` is "HOST:PORT" (TCP) or a unix socket
 path (anything with a "/"), the same string given to `fauth.py --control`.
 
-    import control
+    from holdfast_test import fauth_control as control
     control.set_fault(addr, server="ns1", zone="f.test.", mode="drop")
     control.set_fault(addr, name="www.f.test.", qtype="A", mode="data",
                       data="A 192.0.2.99")

@@ -1,9 +1,8 @@
 """
-fixture — start and drive fauth (the fault-injecting test authority) from a
-pytest fixture.
+fauth — start and drive fauth (tests/fauth/fauth.py, the fault-injecting
+test authority) as a child process, from a pytest fixture or a bench.
 
-    import sys; sys.path.insert(0, "<root>/tests/fauth")
-    from fixture import FaultyAuthority
+    from holdfast_test.fauth import FaultyAuthority
 
     @pytest.fixture
     def fauth(tmp_path):
@@ -18,42 +17,31 @@ pytest fixture.
     fauth.set_fault(server="ns1", mode="drop")
     assert fauth.count(server="ns2", name="www.f.test.", qtype="A") == 1
 
-The process is started by us, tracked by PID and stopped by PID (SIGTERM,
-then SIGKILL after a bound); it also gets SIGTERM if the test process dies
-(PR_SET_PDEATHSIG). Every wait is bounded. The control channel is a unix
-socket in `workdir`, so parallel instances never collide. Its log (stdout
-and stderr, with one line per query) is `workdir/fauth.log`.
+The process is a process.Process: started by us, tracked by PID and stopped
+by PID (SIGTERM, then SIGKILL after a bound); it also gets SIGTERM if the
+test process dies (PR_SET_PDEATHSIG). Every wait is bounded. The control
+channel is a unix socket in `workdir`, so parallel instances never collide.
+Its log (stdout and stderr, with one line per query) is `workdir/NAME.log`.
 
-It does not create the network namespace: run inside `unshare -rn` (see
-run.sh) to bind port 53 on 127.x addresses.
+It does not create the network namespace (run inside ../netns.sh's to bind
+port 53 on 127.x addresses) and holds no fault logic: that is fauth.py's.
 """
-import ctypes
 import json
 import os
-import signal
-import subprocess
 import time
 
-import control
+from . import PYTHON, TESTS_DIR, HarnessError
+from . import fauth_control as control
+from .process import Process, tail
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FAUTH = os.path.join(HERE, "fauth.py")
-PYTHON = "/usr/bin/python3"       # Debian's, which has dnspython
+FAUTH_DIR = os.path.join(TESTS_DIR, "fauth")
+FAUTH = os.path.join(FAUTH_DIR, "fauth.py")
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-_PR_SET_PDEATHSIG = 1
 
 
-class FauthError(Exception):
+class FauthError(HarnessError):
     pass
-
-
-def _die_with_parent():
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except OSError:
-        pass
 
 
 class FaultyAuthority:
@@ -78,10 +66,9 @@ class FaultyAuthority:
         self.name = name
         self.control_path = os.path.join(workdir, name + ".ctl")
         self.log_path = os.path.join(workdir, name + ".log")
-        self.popen = None
+        self.proc = None
         self.pid = None
         self.returncode = None
-        self._log = None
 
     def argv(self):
         argv = [PYTHON, FAUTH, "--control", self.control_path]
@@ -93,7 +80,7 @@ class FaultyAuthority:
                 prefix = ",".join(on) + ":"
             else:
                 path, prefix = spec, ""
-            argv += ["--zone", "%s%s=%s" % (prefix, origin, os.path.join(HERE, path))]
+            argv += ["--zone", "%s%s=%s" % (prefix, origin, os.path.join(FAUTH_DIR, path))]
         for f in self.faults:
             argv += ["--fault", json.dumps(f)]
         if self.log_queries:
@@ -105,17 +92,15 @@ class FaultyAuthority:
     def start(self, timeout=START_TIMEOUT):
         """Start and wait (bounded) until it printed "fauth ready" and the
         control channel answers ping. Returns self."""
-        if self.popen is not None:
+        if self.proc is not None:
             raise FauthError("%s already started (pid %d)" % (self.name, self.pid))
         os.makedirs(self.workdir, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self._log,
-                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        self.pid = self.popen.pid
+        self.proc = Process(self.name, self.argv(), self.log_path)
+        self.pid = self.proc.pid
         deadline = time.monotonic() + timeout
         while True:
-            if self.popen.poll() is not None:
-                rc = self.popen.returncode
+            if not self.proc.alive():
+                rc = self.proc.popen.returncode
                 self.stop()
                 raise FauthError("%s exited with %s at start:\n%s" % (self.name, rc,
                                                                      self.log_tail()))
@@ -136,36 +121,23 @@ class FaultyAuthority:
         except (OSError, control.ControlError):
             return False
 
+    @property
+    def popen(self):
+        return self.proc.popen if self.proc is not None else None
+
     def alive(self):
-        return self.popen is not None and self.popen.poll() is None
+        return self.proc is not None and self.proc.alive()
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM by PID, bounded wait, then SIGKILL. Returns (exit status,
-        True if it had to be killed). Safe to call twice."""
-        if self.popen is None:
+        True if it had to be killed). Safe to call twice, or before start."""
+        if self.proc is None:
             return None, False
-        killed = False
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                killed = True
-                self.popen.kill()
-                self.popen.wait(timeout=timeout)
-        self.returncode = self.popen.returncode
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self.returncode, killed = self.proc.stop(timeout)
         return self.returncode, killed
 
     def log_tail(self, max_lines=100):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError as e:
-            return "(no log: %s)" % e
-        return "\n".join(lines[-max_lines:])
+        return tail(self.log_path, max_lines)
 
     def __enter__(self):
         return self.start()
@@ -173,7 +145,7 @@ class FaultyAuthority:
     def __exit__(self, *exc):
         self.stop()
 
-    # -- control channel (see control.py)
+    # -- control channel (see fauth_control.py)
 
     def ping(self):
         return control.ping(self.control_path)
