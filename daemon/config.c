@@ -29,6 +29,7 @@
 #include "cache/cache.h"
 #include "resolver/resolver.h"
 #include "upstream/upstream.h"
+#include "util/assert.h"
 #include "util/sockaddr.h"
 
 #define CONFIG_DEFAULT_PORT 53
@@ -255,8 +256,13 @@ void config_defaults(struct config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = CONFIG_DEFAULT_PORT;
-	for (i = 0; i < sizeof(listen) / sizeof(listen[0]); i++)
-		config_parse_addr_port(listen[i], cfg->port, &cfg->listen[cfg->nlisten++].addr);
+	/* The defaults are constants: one that does not parse is a bug here, not an input error. */
+	for (i = 0; i < sizeof(listen) / sizeof(listen[0]); i++) {
+		int rc = config_parse_addr_port(listen[i], cfg->port,
+						&cfg->listen[cfg->nlisten++].addr);
+
+		util_assert_abort(rc == 0);
+	}
 	cfg->num_threads = 0;
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->tcp_max_connections = 256;
@@ -264,8 +270,9 @@ void config_defaults(struct config *cfg)
 	for (i = 0; i < sizeof(acl) / sizeof(acl[0]); i++) {
 		struct config_acl *a = &cfg->acl[cfg->nacl++];
 		unsigned prefix;
+		int rc = parse_cidr(acl[i], &a->net, &prefix);
 
-		parse_cidr(acl[i], &a->net, &prefix);
+		util_assert_abort(rc == 0);
 		a->prefix = (uint8_t)prefix;
 		a->action = CONFIG_ACL_ALLOW;
 	}
@@ -343,11 +350,22 @@ __attribute__((format(printf, 2, 3))) static int parser_fail(struct parser *p, c
 static int parse_number(struct parser *p, const char *key, const char *val, unsigned long long min,
 			unsigned long long max, unsigned long long *out)
 {
-	if (parse_ull(val, out))
-		return parser_fail(p, "bad number '%s' for '%s'", val, key);
-	if (*out < min || *out > max)
-		return parser_fail(p, "'%s' must be between %llu and %llu, not %llu", key, min, max,
-				   *out);
+	unsigned long long v;
+
+	/*
+	 * `*out` is written only on success, and failure returns a literal -1:
+	 * parser_fail() is variadic, so the compiler cannot inline it to see
+	 * that it always fails, and callers read their number after a 0.
+	 */
+	if (parse_ull(val, &v)) {
+		parser_fail(p, "bad number '%s' for '%s'", val, key);
+		return -1;
+	}
+	if (v < min || v > max) {
+		parser_fail(p, "'%s' must be between %llu and %llu, not %llu", key, min, max, v);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
