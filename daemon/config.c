@@ -11,6 +11,8 @@
  * This file checks syntax and ranges only. It opens no sockets, resolves no
  * host names and does not read the root hints file it is given.
  */
+/* Before ldns: without it <ldns/common.h> defines bool as signed char. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
 
 #include "daemon/config.h"
