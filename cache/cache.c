@@ -35,7 +35,7 @@ char cache_tsan_grace_period; /* only its address is used (impl.h) */
 #define CACHE_SHARDS (1u << CACHE_SHARD_BITS)
 #define CACHE_CACHELINE 64
 
-#define CACHE_DEFAULT_MAX_BYTES (64u * 1024 * 1024)
+#define CACHE_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
 #define CACHE_DEFAULT_MIN_TTL 0
 #define CACHE_DEFAULT_MAX_TTL 86400
 #define CACHE_DEFAULT_MAX_NEGATIVE_TTL 3600

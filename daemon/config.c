@@ -682,7 +682,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("serve-expired-client-timeout", KEY_UNSIGNED, stale_client_timeout_ms, 0, 60000),
 	KEY_PLAIN("stale-refresh-time", KEY_U32, stale_refresh_time, 0, 86400),
 	KEY_PLAIN("empty-answer-guard", KEY_BOOL, empty_guard, 0, 0),
-	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 86400 * 7),
+	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 7ull * 86400),
 	KEY_CALL("empty-answer-guard-zone", key_guard_zone),
 	KEY_CALL("control-socket", key_control_socket),
 	KEY_CALL("stub-zone", key_stub_zone),
