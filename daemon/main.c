@@ -3,6 +3,7 @@
  * root hints, the shared cache and server table, N workers, then waits for
  * SIGINT/SIGTERM and shuts everything down cleanly (exit 0).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -291,7 +292,10 @@ int main(int argc, char **argv)
 		return r == 1 ? 0 : 2;
 
 	/* Writes to closed client connections must not kill the process. */
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		fprintf(stderr, "holdfast: cannot ignore SIGPIPE: %s\n", strerror(errno));
+		return 1;
+	}
 
 	static struct daemon_ctx ctx;
 	int status = 1;
