@@ -107,7 +107,7 @@ static int zone_list_build(struct resolver_zone_list *list, const char (*names)[
 			   size_t n)
 {
 	list->count = 0;
-	list->names = n ? calloc(n, sizeof(*list->names)) : NULL;
+	list->names = n ? calloc(n, sizeof(ldns_rdf *)) : NULL;
 	if (n && !list->names)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -149,7 +149,7 @@ static int stubs_build(struct daemon_ctx *ctx)
 		struct resolver_stub *rs = &stubs[i];
 		rs->forward = cs->forward;
 		rs->addrs = calloc(cs->naddrs, sizeof(*rs->addrs));
-		rs->provider_ns = calloc(cs->naddrs, sizeof(*rs->provider_ns));
+		rs->provider_ns = calloc(cs->naddrs, sizeof(ldns_rdf *));
 		if (ldns_str2rdf_dname(&rs->zone, cs->zone) != LDNS_STATUS_OK || !rs->addrs ||
 		    !rs->provider_ns)
 			return -1;
