@@ -4,10 +4,12 @@
 Derives the folder graph from the `#include "<folder>/..."` lines of every
 .c and .h in the module folders, fuzz/ and tests/unit/, compares it with
 the allowed graph in docs/layering.txt (the one place it is written) and
-fails naming file:line for every include the graph does not allow. It also
-refuses, in the folders docs/layering.txt marks `no-io` (cache/, resolver/),
-I/O and timer headers and calls of socket, timer and clock functions;
-comments and string literals are not searched. sockaddr types are allowed.
+fails naming file:line for every include the graph does not allow, and for
+every module a module's CMakeLists.txt links that the graph does not allow
+(target_link_libraries may not widen it). In the folders docs/layering.txt
+marks `no-io` (cache/, resolver/) it also refuses I/O and timer headers and
+calls of socket, timer and clock functions; comments and string literals
+are not searched. sockaddr types are allowed.
 
 It does not compile anything, follow includes transitively, or look at
 system headers other than those on the deny list.
@@ -25,6 +27,7 @@ import tempfile
 
 GRAPH_FILE = "docs/layering.txt"
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+LINK_RE = re.compile(r"target_link_libraries\s*\(([^)]*)\)", re.S)
 
 # Headers whose only business is I/O, event loops, timers or clocks.
 DENY_HEADERS = {
@@ -175,7 +178,27 @@ def check(root):
                     for call in CALL_RE.finditer(line):
                         problems.append(f"{rel}:{n}: {scope}/ does no I/O and reads no clock: "
                                         f"{call.group(1)}() (callers pass `now`)")
+    problems += check_cmake(root, allowed, modules)
     return problems, real
+
+
+def check_cmake(root, allowed, modules):
+    """Every module a module's CMakeLists.txt links must be allowed too."""
+    problems = []
+    for m in sorted(modules):
+        rel = os.path.join(m, "CMakeLists.txt")
+        try:
+            text = open(os.path.join(root, rel), encoding="utf-8").read()
+        except OSError:
+            continue
+        text = re.sub(r"#[^\n]*", "", text)
+        for call in LINK_RE.finditer(text):
+            n = text.count("\n", 0, call.start()) + 1
+            for lib in call.group(1).split()[1:]:
+                if lib in modules and lib != m and lib not in allowed[m]:
+                    problems.append(f"{rel}:{n}: {m} links {lib}, which {GRAPH_FILE} does not "
+                                    f"allow it to include")
+    return problems
 
 
 def main_check(root):
@@ -221,6 +244,12 @@ def self_test():
         ("tests/unit/cache/test_good.c", '#include "cache/impl.h"\n#include "util/log.h"\n',
          None),
         ("fuzz/good.c", '#include "resolver/resolver.h"\n', None),
+        ("cache/CMakeLists.txt", "add_library(cache STATIC a.c)\n"
+                                 "target_link_libraries(cache PUBLIC util\n\tPRIVATE resolver)\n",
+         "cache/CMakeLists.txt:2: cache links resolver"),
+        ("resolver/CMakeLists.txt", "# resolver links cache\n"
+                                    "target_link_libraries(resolver PUBLIC cache PRIVATE dns util)\n",
+         None),
     ]
     failures = 0
     for rel, text, expect in cases:
