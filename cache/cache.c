@@ -27,11 +27,15 @@
 #include "util/log.h"
 #include "util/random.h"
 
+#ifdef CACHE_TSAN
+char cache_tsan_grace_period; /* only its address is used (impl.h) */
+#endif
+
 #define CACHE_SHARD_BITS 4
 #define CACHE_SHARDS (1u << CACHE_SHARD_BITS)
 #define CACHE_CACHELINE 64
 
-#define CACHE_DEFAULT_MAX_BYTES (64u * 1024 * 1024)
+#define CACHE_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
 #define CACHE_DEFAULT_MIN_TTL 0
 #define CACHE_DEFAULT_MAX_TTL 86400
 #define CACHE_DEFAULT_MAX_NEGATIVE_TTL 3600
@@ -86,8 +90,13 @@ static struct cache_shard *shard_of(struct cache *cache, uint64_t hash)
 static struct cache_entry *iter_entry(struct cds_lfht_iter *iter)
 {
 	struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
+	struct cache_entry *e;
 
-	return node ? caa_container_of(node, struct cache_entry, node) : NULL;
+	if (!node)
+		return NULL;
+	e = caa_container_of(node, struct cache_entry, node);
+	cache_tsan_reach(e);
+	return e;
 }
 
 static enum entry_state entry_state(const struct cache *cache, const struct cache_entry *e,
@@ -187,6 +196,7 @@ static int cache_insert(struct cache *cache, struct cache_entry *e, uint64_t now
 	 */
 	atomic_fetch_add_explicit(&sh->bytes, e->bytes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sh->entries, 1, memory_order_relaxed);
+	cache_tsan_publish(e);
 	rcu_read_lock();
 	for (;;) {
 		struct cds_lfht_node *node;
@@ -326,8 +336,10 @@ void cache_destroy(struct cache *cache)
 		 * cds_lfht_destroy() waits for the worker (a deadlock seen after
 		 * heavy cache churn). Offline while we wait.
 		 */
-		if (was_online)
+		if (was_online) {
+			cache_tsan_quiescent();
 			rcu_thread_offline();
+		}
 		if (cds_lfht_destroy(sh->ht, NULL) != 0)
 			log_err(LOG_CACHE, "cache shard %u: hash table not destroyed", i);
 		if (was_online)
@@ -340,8 +352,10 @@ void cache_destroy(struct cache *cache)
 		pthread_mutex_destroy(&sh->evict_lock);
 	}
 	/* Let the call_rcu() callbacks of earlier replacements and removals run. */
-	if (was_online)
+	if (was_online) {
+		cache_tsan_quiescent();
 		rcu_thread_offline();
+	}
 	rcu_barrier();
 	if (was_online)
 		rcu_thread_online();
@@ -355,16 +369,19 @@ void cache_thread_register(void)
 
 void cache_thread_unregister(void)
 {
+	cache_tsan_quiescent();
 	rcu_unregister_thread();
 }
 
 void cache_thread_quiescent(void)
 {
+	cache_tsan_quiescent();
 	rcu_quiescent_state();
 }
 
 void cache_thread_offline(void)
 {
+	cache_tsan_quiescent();
 	rcu_thread_offline();
 }
 
@@ -508,6 +525,7 @@ static struct cache_entry *shard_find(struct cache *cache, const struct cache_ke
 	if (!node)
 		return NULL;
 	e = caa_container_of(node, struct cache_entry, node);
+	cache_tsan_reach(e);
 	if (entry_state(cache, e, now) == ENTRY_DEAD) {
 		shard_remove(sh, e);
 		return NULL;

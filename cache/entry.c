@@ -82,6 +82,7 @@ void cache_entry_free(struct cache_entry *entry)
 
 void cache_entry_free_rcu(struct rcu_head *head)
 {
+	cache_tsan_reclaim();
 	free(caa_container_of(head, struct cache_entry, rcu));
 }
 

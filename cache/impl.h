@@ -65,6 +65,42 @@ struct cache_entry {
 	uint8_t data[];		/* name_len bytes of key name, then rr_len bytes of records */
 };
 
+/*
+ * ThreadSanitizer and liburcu. The library is not instrumented, so TSan
+ * sees neither the ordering of an entry's publication nor the grace period
+ * before its reclamation, and would report both as races. Under TSan these
+ * tell it what RCU guarantees (elsewhere they compile to nothing):
+ *  - publish: cache_insert() releases an entry before linking it, and every
+ *    path that reaches an entry through a table acquires it
+ *    (cache_key_match(), iter_entry(), shard_find());
+ *  - reclaim: a thread releases the grace-period token whenever it reports
+ *    a quiescent state or goes offline (cache_thread_*(), cache_destroy()),
+ *    and the call_rcu() callback acquires it before freeing, so every read
+ *    made before that quiescent state happens before the free.
+ * liburcu's own internal hand-offs are in tests/tsan.supp.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CACHE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CACHE_TSAN)
+#define CACHE_TSAN 1
+#endif
+#ifdef CACHE_TSAN
+#include <sanitizer/tsan_interface.h>
+extern char cache_tsan_grace_period;
+#define cache_tsan_publish(e) __tsan_release((void *)(e))
+#define cache_tsan_reach(e) __tsan_acquire((void *)(e))
+#define cache_tsan_quiescent() __tsan_release(&cache_tsan_grace_period)
+#define cache_tsan_reclaim() __tsan_acquire(&cache_tsan_grace_period)
+#else
+#define cache_tsan_publish(e) ((void)0)
+#define cache_tsan_reach(e) ((void)0)
+#define cache_tsan_quiescent() ((void)0)
+#define cache_tsan_reclaim() ((void)0)
+#endif
+
 /* cache.c: publishes `e` (times, kind, rank set); takes ownership. */
 int cache_insert_entry(struct cache *cache, struct cache_entry *e, uint64_t now);
 /* cache.c: the live entry under `key` or NULL; call inside rcu_read_lock(). */

@@ -57,6 +57,7 @@ int cache_key_match(struct cds_lfht_node *node, const void *key)
 	const struct cache_entry *e = caa_container_of(node, struct cache_entry, node);
 	const struct cache_key *k = key;
 
+	cache_tsan_reach(e);
 	return e->hash == k->hash && e->slot == k->slot && e->name_len == k->name_len &&
 	       memcmp(e->data, k->name, k->name_len) == 0;
 }

@@ -11,6 +11,8 @@
  * This file checks syntax and ranges only. It opens no sockets, resolves no
  * host names and does not read the root hints file it is given.
  */
+/* Before ldns: without it <ldns/common.h> defines bool as signed char. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
 
 #include "daemon/config.h"
@@ -29,6 +31,7 @@
 #include "cache/cache.h"
 #include "resolver/resolver.h"
 #include "upstream/upstream.h"
+#include "util/assert.h"
 #include "util/sockaddr.h"
 
 #define CONFIG_DEFAULT_PORT 53
@@ -252,8 +255,13 @@ void config_defaults(struct config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = CONFIG_DEFAULT_PORT;
-	for (i = 0; i < sizeof(listen) / sizeof(listen[0]); i++)
-		config_parse_addr_port(listen[i], cfg->port, &cfg->listen[cfg->nlisten++].addr);
+	/* The defaults are constants: one that does not parse is a bug here, not an input error. */
+	for (i = 0; i < sizeof(listen) / sizeof(listen[0]); i++) {
+		int rc = config_parse_addr_port(listen[i], cfg->port,
+						&cfg->listen[cfg->nlisten++].addr);
+
+		util_assert_abort(rc == 0);
+	}
 	cfg->num_threads = 0;
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->tcp_max_connections = 256;
@@ -261,8 +269,9 @@ void config_defaults(struct config *cfg)
 	for (i = 0; i < sizeof(acl) / sizeof(acl[0]); i++) {
 		struct config_acl *a = &cfg->acl[cfg->nacl++];
 		unsigned prefix;
+		int rc = parse_cidr(acl[i], &a->net, &prefix);
 
-		parse_cidr(acl[i], &a->net, &prefix);
+		util_assert_abort(rc == 0);
 		a->prefix = (uint8_t)prefix;
 		a->action = CONFIG_ACL_ALLOW;
 	}
@@ -340,11 +349,22 @@ __attribute__((format(printf, 2, 3))) static int parser_fail(struct parser *p, c
 static int parse_number(struct parser *p, const char *key, const char *val, unsigned long long min,
 			unsigned long long max, unsigned long long *out)
 {
-	if (parse_ull(val, out))
-		return parser_fail(p, "bad number '%s' for '%s'", val, key);
-	if (*out < min || *out > max)
-		return parser_fail(p, "'%s' must be between %llu and %llu, not %llu", key, min, max,
-				   *out);
+	unsigned long long v;
+
+	/*
+	 * `*out` is written only on success, and failure returns a literal -1:
+	 * parser_fail() is variadic, so the compiler cannot inline it to see
+	 * that it always fails, and callers read their number after a 0.
+	 */
+	if (parse_ull(val, &v)) {
+		parser_fail(p, "bad number '%s' for '%s'", val, key);
+		return -1;
+	}
+	if (v < min || v > max) {
+		parser_fail(p, "'%s' must be between %llu and %llu, not %llu", key, min, max, v);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -659,7 +679,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("serve-expired-client-timeout", KEY_UNSIGNED, stale_client_timeout_ms, 0, 60000),
 	KEY_PLAIN("stale-refresh-time", KEY_U32, stale_refresh_time, 0, 86400),
 	KEY_PLAIN("empty-answer-guard", KEY_BOOL, empty_guard, 0, 0),
-	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 86400 * 7),
+	KEY_PLAIN("empty-answer-hold", KEY_U32, empty_hold, 0, 7ull * 86400),
 	KEY_CALL("empty-answer-guard-zone", key_guard_zone),
 	KEY_CALL("control-socket", key_control_socket),
 	KEY_CALL("stub-zone", key_stub_zone),

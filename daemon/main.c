@@ -3,6 +3,7 @@
  * root hints, the shared cache and server table, N workers, then waits for
  * SIGINT/SIGTERM and shuts everything down cleanly (exit 0).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ static int zone_list_build(struct resolver_zone_list *list, const char (*names)[
 			   size_t n)
 {
 	list->count = 0;
-	list->names = n ? calloc(n, sizeof(*list->names)) : NULL;
+	list->names = n ? calloc(n, sizeof(ldns_rdf *)) : NULL;
 	if (n && !list->names)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -149,7 +150,7 @@ static int stubs_build(struct daemon_ctx *ctx)
 		struct resolver_stub *rs = &stubs[i];
 		rs->forward = cs->forward;
 		rs->addrs = calloc(cs->naddrs, sizeof(*rs->addrs));
-		rs->provider_ns = calloc(cs->naddrs, sizeof(*rs->provider_ns));
+		rs->provider_ns = calloc(cs->naddrs, sizeof(ldns_rdf *));
 		if (ldns_str2rdf_dname(&rs->zone, cs->zone) != LDNS_STATUS_OK || !rs->addrs ||
 		    !rs->provider_ns)
 			return -1;
@@ -292,7 +293,10 @@ int main(int argc, char **argv)
 		return r == 1 ? 0 : 2;
 
 	/* Writes to closed client connections must not kill the process. */
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		fprintf(stderr, "holdfast: cannot ignore SIGPIPE: %s\n", strerror(errno));
+		return 1;
+	}
 
 	static struct daemon_ctx ctx;
 	int status = 1;

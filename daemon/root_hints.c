@@ -271,11 +271,11 @@ int daemon_root_hints_load(const char *path_or_null, ldns_rr_list **out, char *e
 		return hints_fail(err, errlen, name, 0, "cannot open: %s", strerror(errno));
 	all = ldns_rr_list_new();
 	if (!all) {
-		fclose(fp);
+		(void)fclose(fp); /* read-only: nothing buffered to lose */
 		return hints_fail(err, errlen, name, 0, "out of memory");
 	}
 	ret = hints_read(fp, name, all, err, errlen);
-	fclose(fp);
+	(void)fclose(fp); /* read-only: nothing buffered to lose */
 	if (ret == 0)
 		ret = hints_select(all, name, out, err, errlen);
 	ldns_rr_list_deep_free(all);

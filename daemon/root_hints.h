@@ -6,6 +6,7 @@
  * start a resolution. No I/O beyond reading the file.
  */
 #pragma once
+#include <stdbool.h> /* before ldns, whose common.h defines bool otherwise */
 #include <stddef.h>
 #include <ldns/ldns.h>
 

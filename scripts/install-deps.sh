@@ -11,11 +11,13 @@ set -eu
 
 BUILD="gcc make cmake pkg-config libldns-dev libuv1-dev libjemalloc-dev liburcu-dev
  libcmocka-dev libpsl-dev publicsuffix"
-# Tests: clang + its runtime for libFuzzer and the sanitizers, NSD as the
-# real authoritative server, dig/kdig, Debian's python with dnspython and
-# pytest, unshare (util-linux) and ip (iproute2) for the private namespace.
+# Tests: clang + its runtime for libFuzzer and the sanitizers (ASan, UBSan,
+# TSan), clang-format and clang-tidy for the style and static-analysis legs,
+# NSD as the real authoritative server, dig/kdig, Debian's python with
+# dnspython and pytest, unshare (util-linux) and ip (iproute2) for the
+# private namespace.
 TEST="clang libclang-rt-14-dev nsd dnsutils knot-dnsutils python3 python3-dnspython
- python3-pytest iproute2 util-linux clang-format"
+ python3-pytest iproute2 util-linux clang-format clang-tidy"
 BENCH="dnsperf unbound"
 
 case "${1:-build}" in

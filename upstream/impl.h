@@ -58,10 +58,10 @@ struct psl_ctx_st; /* libpsl */
 #define UPSTREAM_RTT_TIMEOUTS_MAX 12u
 /* A server not heard of for this long is treated as unknown again
  * (unbound's infra-host-ttl is the same 15 minutes). */
-#define UPSTREAM_RTT_FORGET_MS (15u * 60u * 1000u)
+#define UPSTREAM_RTT_FORGET_MS (UINT64_C(15) * 60 * 1000)
 /* One backoff step is forgiven per this much time without news, so a server
  * that was down is tried again (at a normal timeout) after a quiet spell. */
-#define UPSTREAM_RTT_DECAY_MS 10000u
+#define UPSTREAM_RTT_DECAY_MS UINT64_C(10000)
 
 /*
  * One server's estimate. srtt and rttvar are kept in microseconds so that

@@ -55,7 +55,9 @@ static size_t host_text(const ldns_rdf *ns, char *out, size_t cap)
 				c = (char)(c - 'A' + 'a');
 			bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
 				  c == '_';
-			out[n++] = ok ? c : '_';
+			if (!ok)
+				c = '_';
+			out[n++] = c;
 		}
 		i += lab;
 	}

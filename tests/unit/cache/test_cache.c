@@ -580,7 +580,7 @@ static int put_numbered(struct cache *cache, unsigned i, uint32_t ttl, uint64_t 
 
 static void test_eviction_bounded(void **state)
 {
-	const size_t max_bytes = 32 * 1024;
+	const size_t max_bytes = (size_t)32 * 1024;
 	struct cache *cache = cache_new(0, 86400, 3600, 86400, max_bytes);
 	struct cache_stats st;
 	unsigned n = 5000, expired_left = 0;
@@ -708,7 +708,7 @@ static void *mt_worker(void *p)
 static void test_threads(void **state)
 {
 	/* Small enough that the threads also race eviction. */
-	struct cache *cache = cache_new(0, 86400, 3600, 86400, 16 * 1024);
+	struct cache *cache = cache_new(0, 86400, 3600, 86400, (size_t)16 * 1024);
 	pthread_t tids[MT_THREADS];
 	struct mt_arg args[MT_THREADS];
 	struct cache_stats st;

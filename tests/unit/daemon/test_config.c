@@ -472,7 +472,7 @@ static void test_example_conf(void **state)
 		memcpy(text + n, s, len + 1);
 		n += len;
 	}
-	fclose(fp);
+	assert_int_equal(fclose(fp), 0);
 	assert_non_null(strstr(text, "\ninterface: 127.0.0.1\n"));
 	assert_non_null(strstr(text, "\ncache-size: 64m\n"));
 	if (load(&cfg, text) != 0)

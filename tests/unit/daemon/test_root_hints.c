@@ -128,7 +128,7 @@ static void test_conf_file_matches_builtin(void **state)
 	fp = fopen(HOLDFAST_ROOT_HINTS_FILE, "r");
 	assert_non_null(fp);
 	assert_int_equal(fread(buf, 1, len + 1, fp), len);
-	fclose(fp);
+	assert_int_equal(fclose(fp), 0);
 	buf[len] = '\0';
 	assert_string_equal(buf, builtin);
 	free(buf);

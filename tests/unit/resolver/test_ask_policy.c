@@ -163,7 +163,7 @@ static void test_stale_answer_after_failed_refresh(void **state)
 /* example.com. with ns1 and ns2; at T0 ns1 gives www.example.com. A. */
 static void cache_two_server_answer(struct fixture *f)
 {
-	static const struct entry script[] = {
+	const struct entry script[] = {
 		two_servers_referral,
 		END,
 	};

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "upstream/upstream.h"
@@ -138,12 +139,63 @@ static void test_tiny_window(void **state)
 	assert_true(upstream_budget_allows(b, 50, 3, 0, 1));
 }
 
+/*
+ * Workers share one budget (impl.h). Four threads record into the same ten
+ * buckets at once, each bucket first met with a stale tag, so the resets
+ * race too; a lost CAS update would show as a count short of the total.
+ */
+#define HAMMER_THREADS 4
+#define HAMMER_ROUNDS 5000 /* per thread; far below the 18-bit retry count */
+
+struct budget_hammer {
+	struct upstream_budget *b;
+	uint64_t t0;
+	bool allowed_some;
+};
+
+static void *budget_hammer_run(void *arg)
+{
+	struct budget_hammer *h = arg;
+
+	for (unsigned i = 0; i < HAMMER_ROUNDS; i++) {
+		uint64_t now = h->t0 + (uint64_t)(i % UPSTREAM_BUDGET_BUCKETS) * 1000;
+
+		upstream_budget_record(h->b, now, WINDOW, false);
+		if (i % 2 == 0)
+			upstream_budget_record(h->b, now, WINDOW, true);
+		if (upstream_budget_allows(h->b, now, WINDOW, 100, 1))
+			h->allowed_some = true;
+	}
+	return NULL;
+}
+
+static void test_concurrent_records(void **state)
+{
+	struct upstream_budget *b = *state;
+	const uint64_t t0 = 7000000; /* a whole second: ten distinct buckets */
+	struct budget_hammer h[HAMMER_THREADS];
+	pthread_t t[HAMMER_THREADS];
+	uint64_t firsts, retries;
+
+	for (int i = 0; i < HAMMER_THREADS; i++) {
+		h[i] = (struct budget_hammer){b, t0, false};
+		assert_int_equal(pthread_create(&t[i], NULL, budget_hammer_run, &h[i]), 0);
+	}
+	for (int i = 0; i < HAMMER_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_true(h[i].allowed_some);
+	}
+	upstream_budget_counts(b, t0 + 9000, WINDOW, &firsts, &retries);
+	assert_int_equal(firsts, HAMMER_THREADS * HAMMER_ROUNDS);
+	assert_int_equal(retries, HAMMER_THREADS * HAMMER_ROUNDS / 2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_floor_alone),	    T(test_percentage),	 T(test_window_slides),
-		T(test_hedges_are_retries), T(test_tiny_window),
+		T(test_hedges_are_retries), T(test_tiny_window), T(test_concurrent_records),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "upstream/upstream.h"
@@ -402,6 +404,146 @@ static void test_health_dump(void **state)
 	ldns_rdf_deep_free(root.name);
 }
 
+/* ---- the shared table under concurrency ----------------------------------- */
+
+/*
+ * Workers share the table (impl.h): take, record and release race on the
+ * same (server, zone) entries. Workers run no cmocka assertion (it would
+ * longjmp across threads); they count, and the main thread checks.
+ */
+#define RACE_THREADS 4
+
+struct race {
+	struct upstream_servers *s;
+	pthread_barrier_t *start;
+	const struct zone *zones; /* two */
+	uint64_t now;
+	int thread;
+	/* results */
+	unsigned taken, probes_won;
+	struct upstream_claim claim;
+};
+
+static void *race_outcomes(void *arg)
+{
+	struct race *r = arg;
+
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < 4000; i++) {
+		struct sockaddr_storage a = v4(0xc0000201 + (uint32_t)(i % 4), 53);
+		const struct zone *z = &r->zones[(i / 4) % 2];
+		uint64_t hk = upstream_health_key(r->s, SA(a), z->key);
+		struct upstream_claim c = {0};
+		struct upstream_health_event ev;
+		/* Every third outcome fails: breakers open, cool down and probe. */
+		bool ok = (i + r->thread) % 3 != 0;
+		uint64_t now = r->now + (uint64_t)i;
+
+		if (!upstream_health_take(r->s, hk, SA(a), ldns_rdf_data(z->name),
+					  ldns_rdf_size(z->name), "example.net", now,
+					  upstream_health_check(r->s, hk, now) ==
+						  UPSTREAM_HEALTH_PROBE,
+					  P.probe_lease_ms, &c))
+			continue;
+		r->taken++;
+		upstream_health_record(r->s, &c, ok, now, &P, 0, &ev);
+		upstream_health_release(r->s, &c);
+	}
+	return NULL;
+}
+
+static void collect_inflight(void *arg, const struct upstream_health_info *info)
+{
+	unsigned *busy = arg;
+
+	if (info->inflight != 0)
+		(*busy)++;
+}
+
+static void test_concurrent_outcomes(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct zone zones[2] = {zone(s, "example.com."), zone(s, "example.org.")};
+	struct race r[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	pthread_barrier_t start;
+	unsigned taken = 0, busy = 0;
+
+	assert_int_equal(pthread_barrier_init(&start, NULL, RACE_THREADS), 0);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct race){
+			.s = s, .start = &start, .zones = zones, .now = 10000, .thread = i};
+		assert_int_equal(pthread_create(&t[i], NULL, race_outcomes, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		taken += r[i].taken;
+	}
+	pthread_barrier_destroy(&start);
+	assert_true(taken > 0);
+	/* Every claim was released: nothing is left in flight anywhere. */
+	upstream_servers_health(s, collect_inflight, &busy);
+	assert_int_equal(busy, 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct sockaddr_storage a = v4(0xc0000201 + i, 53);
+		assert_int_equal(upstream_servers_inflight_count(s, SA(a)), 0);
+	}
+	ldns_rdf_deep_free(zones[0].name);
+	ldns_rdf_deep_free(zones[1].name);
+}
+
+static void *race_probe(void *arg)
+{
+	struct race *r = arg;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	const struct zone *z = &r->zones[0];
+	uint64_t hk = upstream_health_key(r->s, SA(a), z->key);
+
+	pthread_barrier_wait(r->start);
+	if (upstream_health_take(r->s, hk, SA(a), ldns_rdf_data(z->name), ldns_rdf_size(z->name),
+				 NULL, r->now, true, P.probe_lease_ms, &r->claim))
+		r->probes_won++;
+	return NULL;
+}
+
+/* An open breaker past its cool-down admits exactly one probe, however many
+ * workers ask at the same moment (half-open, health.c). */
+static void test_concurrent_one_probe(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+
+	for (int round = 0; round < 50; round++) {
+		char name[32];
+		snprintf(name, sizeof(name), "z%d.example.", round);
+		struct zone z = zone(s, name);
+		struct race r[RACE_THREADS];
+		pthread_t t[RACE_THREADS];
+		pthread_barrier_t start;
+		uint64_t now = 10000;
+		unsigned won = 0;
+
+		for (int i = 0; i < 3; i++)
+			outcome(s, &a, &z, now, false, false);
+		now += 2000; /* past the longest cool-down */
+		assert_int_equal(pthread_barrier_init(&start, NULL, RACE_THREADS), 0);
+		for (int i = 0; i < RACE_THREADS; i++) {
+			r[i] = (struct race){.s = s, .start = &start, .zones = &z, .now = now};
+			assert_int_equal(pthread_create(&t[i], NULL, race_probe, &r[i]), 0);
+		}
+		for (int i = 0; i < RACE_THREADS; i++) {
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+			won += r[i].probes_won;
+		}
+		pthread_barrier_destroy(&start);
+		assert_int_equal(won, 1);
+		for (int i = 0; i < RACE_THREADS; i++)
+			if (r[i].probes_won)
+				upstream_health_release(s, &r[i].claim);
+		ldns_rdf_deep_free(z.name);
+	}
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -416,6 +558,8 @@ int main(void)
 		T(test_table_one_probe),
 		T(test_inflight_caps),
 		T(test_health_dump),
+		T(test_concurrent_outcomes),
+		T(test_concurrent_one_probe),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

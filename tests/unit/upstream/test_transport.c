@@ -171,7 +171,8 @@ int main(void)
 #undef T
 	/* As in the daemon: a peer that went away is an error code, not a
 	 * signal (libuv writes to streams without MSG_NOSIGNAL). */
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return 1;
 	/* HOLDFAST_TEST_DEBUG=1 shows what upstream logs (ignored messages...). */
 	if (getenv("HOLDFAST_TEST_DEBUG") != NULL)
 		log_set_verbosity(LOG_LEVEL_DEBUG);
