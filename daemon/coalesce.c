@@ -59,7 +59,7 @@ struct coalesce_entry *coalesce_find(const struct coalesce_table *table,
 int coalesce_add(struct coalesce_table *table, struct coalesce_entry *entry)
 {
 	if (!table->buckets)
-		table->buckets = calloc(COALESCE_BUCKETS, sizeof(*table->buckets));
+		table->buckets = calloc(COALESCE_BUCKETS, sizeof(struct coalesce_entry *));
 	if (!table->buckets)
 		return -ENOMEM;
 	struct coalesce_entry **head = bucket(table, &entry->key);
