@@ -23,6 +23,18 @@
 #define RESOLVER_MAX_ADDRS 32		/* addresses kept per zone cut */
 #define RESOLVER_MAX_NS 16		/* NS names considered per zone cut */
 #define RESOLVER_MAX_PARENT_FALLBACKS 2 /* re-asking a parent after its child failed */
+/*
+ * Records a reply may carry, and records one RRset of it may carry. A 64 KB
+ * TCP reply holds up to ~5,900 records (11 octets each at least); the work
+ * per record is O(log n) (rrset.c), these caps bound the total. Unbound has
+ * no such caps (the 64 KB message bounds it); real RRsets stay in the low
+ * hundreds (large TXT and DNSKEY sets, NS sets of big hosters). A reply
+ * over either is a failure of the server that sent it (response.c): we do
+ * not keep part of an RRset (RFC 2181 §5.1, an RRset is used whole), and a
+ * reply without the RRset it carried would read as NODATA.
+ */
+#define RESOLVER_MAX_REPLY_RRS 2000
+#define RESOLVER_MAX_RRSET_RRS 1000
 
 /* A zone cut: the closest known delegation and what we know of its servers. */
 struct zone_cut {
@@ -178,13 +190,24 @@ bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 			 const ldns_rdf **name, uint16_t *type);
 
 /* rrset.c: small helpers over ldns_rr_list */
-/* New list of the RRs in `list` with owner `owner` (case-insensitive) and `type`. */
+/* New list of the RRs in `list` with owner `owner` (case-insensitive) and
+ * `type`, each distinct record once (RFC 2181 §5). O(n log n). */
 ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t type);
 bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b);
 /* Removes records whose RDATA cannot be what their type says (an NS
  * without a name, an A of 3 bytes...): input from the network is hostile
  * and the iterator reads these fields. The number removed. */
 unsigned rrset_scrub_malformed(ldns_pkt *pkt);
+/* The RRsets of `section` (grouped by owner and type, duplicates removed),
+ * in the order their first record appears: an array of *nsets new lists,
+ * freed with rrset_split_free(). NULL on allocation failure. O(n log n). */
+ldns_rr_list **rrset_split(const ldns_rr_list *section, size_t *nsets);
+void rrset_split_free(ldns_rr_list **sets, size_t nsets);
+/* 0 when `pkt` is within RESOLVER_MAX_REPLY_RRS records (answer, authority
+ * and additional) and no RRset of a section has more than
+ * RESOLVER_MAX_RRSET_RRS records (duplicates counted); -E2BIG or -EMSGSIZE
+ * when not, -ENOMEM. *count and *largest get the figures. */
+int rrset_check_reply_size(const ldns_pkt *pkt, size_t *count, size_t *largest);
 /* Appends clones of `src` to `dst`. */
 void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src);
 

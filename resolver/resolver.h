@@ -93,6 +93,7 @@ struct resolver_stats {
 	atomic_uint_fast64_t guard_rescued;	 /* another server had the data */
 	atomic_uint_fast64_t guard_holds;	 /* answered the last good data instead */
 	atomic_uint_fast64_t guard_accepts;	 /* emptiness believed after the hold */
+	atomic_uint_fast64_t replies_oversized;	 /* over RESOLVER_MAX_REPLY_RRS / _RRSET_RRS */
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */

@@ -311,6 +311,18 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 		return;
 	}
 	q->cut.answered = true;
+	/* Records caps (impl.h): a reply over them is this server's failure. */
+	size_t nrrs, largest;
+	if (rrset_check_reply_size(resp, &nrrs, &largest) != 0) {
+		log_qinfo(LOG_RESOLVER, req->id,
+			  "reply refused: %zu records, largest RRset %zu (caps %u, %u)", nrrs,
+			  largest, RESOLVER_MAX_REPLY_RRS, RESOLVER_MAX_RRSET_RRS);
+		REQUEST_STAT_INC(req, replies_oversized);
+		query_mark_failed(q, server);
+		q->tcp_server = -1;
+		ldns_pkt_free(resp);
+		return;
+	}
 	unsigned bad = rrset_scrub_malformed(resp);
 	if (bad)
 		log_qdebug(LOG_RESOLVER, req->id, "dropped %u malformed record(s) from a response",

@@ -1,9 +1,16 @@
 /*
  * rrset — small helpers over ldns_rr_list used by the iterator: extracting
- * one RRset from a section, copying records, comparing names the DNS way
- * (case-insensitively, RFC 4343), and dropping records whose RDATA does not
- * fit their type. No policy here.
+ * one RRset from a section or splitting a section into its RRsets (without
+ * duplicates, in O(n log n)), copying records, comparing names the DNS way
+ * (case-insensitively, RFC 4343), dropping records whose RDATA does not fit
+ * their type, and checking a reply against the record caps
+ * (RESOLVER_MAX_REPLY_RRS, RESOLVER_MAX_RRSET_RRS). No policy here: what a
+ * reply over the caps means is response.c's business.
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "resolver/impl.h"
 
 bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b)
@@ -11,27 +18,237 @@ bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b)
 	return a && b && ldns_dname_compare(a, b) == 0;
 }
 
+/*
+ * Duplicate removal in O(n log n): RFC 2181 §5 says an RRset has no two
+ * equal records, and a reply may carry thousands (a 64 KB TCP reply holds
+ * about 4,000 A records). Each record's canonical wire form (RFC 4034 §6.2,
+ * as ldns_rr_compare() uses) is written once into one buffer; the records
+ * are sorted by (class, RDATA) and the first of each run of equals is kept.
+ */
+struct rr_ref {
+	const ldns_rr *rr;
+	size_t idx;	 /* position in the input: output keeps this order */
+	size_t off, len; /* RDATA in the buffer */
+	const uint8_t *rd;
+};
+
+static int rr_ref_cmp(const void *pa, const void *pb)
+{
+	const struct rr_ref *a = pa, *b = pb;
+	ldns_rr_class ca = ldns_rr_get_class(a->rr), cb = ldns_rr_get_class(b->rr);
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	int c = memcmp(a->rd, b->rd, a->len < b->len ? a->len : b->len);
+	if (c)
+		return c;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Appends clones of rrs[0..n) to `out`, each distinct record once, in input order. */
+static void clone_distinct(ldns_rr_list *out, const ldns_rr *const *rrs, size_t n)
+{
+	struct rr_ref *refs = n > 1 ? calloc(n, sizeof(*refs)) : NULL;
+	bool *keep = n > 1 ? calloc(n, sizeof(*keep)) : NULL;
+	ldns_buffer *buf = n > 1 ? ldns_buffer_new(n * 32) : NULL;
+	bool sorted = false;
+
+	if (refs && keep && buf) {
+		sorted = true;
+		for (size_t i = 0; i < n && sorted; i++) {
+			size_t start = ldns_buffer_position(buf);
+			if (ldns_rr2buffer_wire_canonical(buf, rrs[i], LDNS_SECTION_ANY) !=
+			    LDNS_STATUS_OK) {
+				sorted = false;
+				break;
+			}
+			/* owner, then type, class, TTL, RDLENGTH: 10 octets */
+			size_t head = ldns_rdf_size(ldns_rr_owner(rrs[i])) + 10;
+			size_t end = ldns_buffer_position(buf);
+			refs[i].rr = rrs[i];
+			refs[i].idx = i;
+			refs[i].off = start + head < end ? start + head : end;
+			refs[i].len = end - refs[i].off;
+		}
+		sorted = sorted && ldns_buffer_status_ok(buf);
+	}
+	if (sorted) {
+		for (size_t i = 0; i < n; i++)
+			refs[i].rd = ldns_buffer_at(buf, refs[i].off);
+		qsort(refs, n, sizeof(*refs), rr_ref_cmp);
+		/* rr_ref_cmp orders equal records by index too: compare without it. */
+		for (size_t i = 0; i < n; i++) {
+			bool first = i == 0;
+			if (!first) {
+				struct rr_ref a = refs[i - 1], b = refs[i];
+				a.idx = b.idx = 0;
+				first = rr_ref_cmp(&a, &b) != 0;
+			}
+			keep[refs[i].idx] = first;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sorted && !keep[i])
+			continue;
+		if (!sorted && n > 1) {
+			/* Out of memory for the sort: the quadratic check, rare. */
+			bool dup = false;
+			for (size_t j = 0; j < i && !dup; j++)
+				dup = ldns_rr_compare(rrs[j], rrs[i]) == 0;
+			if (dup)
+				continue;
+		}
+		ldns_rr *copy = ldns_rr_clone(rrs[i]);
+		if (copy && !ldns_rr_list_push_rr(out, copy))
+			ldns_rr_free(copy);
+	}
+	ldns_buffer_free(buf);
+	free(keep);
+	free(refs);
+}
+
 ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t type)
 {
 	ldns_rr_list *out = ldns_rr_list_new();
-	if (!out || !list)
+	size_t count = list ? ldns_rr_list_rr_count(list) : 0, n = 0;
+	if (!out || count == 0)
 		return out;
-	for (size_t i = 0; i < ldns_rr_list_rr_count(list); i++) {
+	const ldns_rr **match = malloc(count * sizeof(*match));
+	if (!match) {
+		ldns_rr_list_free(out);
+		return NULL;
+	}
+	for (size_t i = 0; i < count; i++) {
 		ldns_rr *rr = ldns_rr_list_rr(list, i);
 		if ((uint16_t)ldns_rr_get_type(rr) == type &&
-		    rrset_name_equal(ldns_rr_owner(rr), owner)) {
-			/* RFC 2181 §5: an RRset has no duplicate records. */
-			bool dup = false;
-			for (size_t j = 0; j < ldns_rr_list_rr_count(out) && !dup; j++)
-				dup = ldns_rr_compare(ldns_rr_list_rr(out, j), rr) == 0;
-			if (dup)
-				continue;
-			ldns_rr *copy = ldns_rr_clone(rr);
-			if (copy && !ldns_rr_list_push_rr(out, copy))
-				ldns_rr_free(copy);
-		}
+		    rrset_name_equal(ldns_rr_owner(rr), owner))
+			match[n++] = rr;
 	}
+	clone_distinct(out, match, n);
+	free(match);
 	return out;
+}
+
+/* Sorting records by (owner, type), canonical order (RFC 4034 §6.1). */
+struct rr_pos {
+	const ldns_rr *rr;
+	size_t idx;
+	int section;
+};
+
+static int rr_pos_cmp(const void *pa, const void *pb)
+{
+	const struct rr_pos *a = pa, *b = pb;
+	if (a->section != b->section)
+		return a->section < b->section ? -1 : 1;
+	int c = ldns_dname_compare(ldns_rr_owner(a->rr), ldns_rr_owner(b->rr));
+	if (c)
+		return c;
+	ldns_rr_type ta = ldns_rr_get_type(a->rr), tb = ldns_rr_get_type(b->rr);
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static bool rr_pos_same_set(const struct rr_pos *a, const struct rr_pos *b)
+{
+	return a->section == b->section && ldns_rr_get_type(a->rr) == ldns_rr_get_type(b->rr) &&
+	       ldns_dname_compare(ldns_rr_owner(a->rr), ldns_rr_owner(b->rr)) == 0;
+}
+
+static int rr_pos_by_idx(const void *pa, const void *pb)
+{
+	const struct rr_pos *a = *(const struct rr_pos *const *)pa;
+	const struct rr_pos *b = *(const struct rr_pos *const *)pb;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+ldns_rr_list **rrset_split(const ldns_rr_list *section, size_t *nsets)
+{
+	size_t count = section ? ldns_rr_list_rr_count(section) : 0;
+	*nsets = 0;
+	struct rr_pos *pos = calloc(count ? count : 1, sizeof(*pos));
+	struct rr_pos **heads = calloc(count ? count : 1, sizeof(*heads));
+	const ldns_rr **rrs = calloc(count ? count : 1, sizeof(*rrs));
+	ldns_rr_list **sets = calloc(count ? count : 1, sizeof(*sets));
+	if (!pos || !heads || !rrs || !sets)
+		goto out_fail;
+	for (size_t i = 0; i < count; i++)
+		pos[i] = (struct rr_pos){ldns_rr_list_rr(section, i), i, 0};
+	qsort(pos, count, sizeof(*pos), rr_pos_cmp);
+	/* The first record of each run (the lowest index: the sort is by index last). */
+	size_t nh = 0;
+	for (size_t i = 0; i < count; i++)
+		if (i == 0 || !rr_pos_same_set(&pos[i - 1], &pos[i]))
+			heads[nh++] = &pos[i];
+	/* Sets in the order their first record appears. Each head keeps its
+	 * run's start in the sorted array. */
+	for (size_t h = 0; h < nh; h++) {
+		struct rr_pos *p = heads[h];
+		size_t start = (size_t)(p - pos), n = 0;
+		for (size_t i = start; i < count && (i == start || rr_pos_same_set(p, &pos[i]));
+		     i++)
+			rrs[n++] = pos[i].rr;
+		sets[h] = ldns_rr_list_new();
+		if (!sets[h])
+			goto out_fail;
+		clone_distinct(sets[h], rrs, n);
+		/* remember which set belongs to which first index */
+		p->rr = (const ldns_rr *)sets[h];
+	}
+	qsort(heads, nh, sizeof(*heads), rr_pos_by_idx);
+	for (size_t h = 0; h < nh; h++)
+		sets[h] = (ldns_rr_list *)(void *)heads[h]->rr;
+	*nsets = nh;
+	free(rrs);
+	free(heads);
+	free(pos);
+	return sets;
+out_fail:
+	for (size_t h = 0; sets && h < count; h++)
+		ldns_rr_list_deep_free(sets[h]);
+	free(sets);
+	free(rrs);
+	free(heads);
+	free(pos);
+	return NULL;
+}
+
+void rrset_split_free(ldns_rr_list **sets, size_t nsets)
+{
+	for (size_t i = 0; sets && i < nsets; i++)
+		ldns_rr_list_deep_free(sets[i]);
+	free(sets);
+}
+
+int rrset_check_reply_size(const ldns_pkt *pkt, size_t *count, size_t *largest)
+{
+	const ldns_rr_list *sec[3] = {ldns_pkt_answer(pkt), ldns_pkt_authority(pkt),
+				      ldns_pkt_additional(pkt)};
+	size_t total = 0;
+	for (int s = 0; s < 3; s++)
+		total += sec[s] ? ldns_rr_list_rr_count(sec[s]) : 0;
+	*count = total;
+	*largest = 0;
+	if (total > RESOLVER_MAX_REPLY_RRS)
+		return -E2BIG;
+	struct rr_pos *pos = calloc(total ? total : 1, sizeof(*pos));
+	if (!pos)
+		return -ENOMEM;
+	size_t n = 0;
+	for (int s = 0; s < 3; s++)
+		for (size_t i = 0; sec[s] && i < ldns_rr_list_rr_count(sec[s]); i++, n++)
+			pos[n] = (struct rr_pos){ldns_rr_list_rr(sec[s], i), n, s};
+	qsort(pos, n, sizeof(*pos), rr_pos_cmp);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		run = i > 0 && rr_pos_same_set(&pos[i - 1], &pos[i]) ? run + 1 : 1;
+		if (run > *largest)
+			*largest = run;
+	}
+	free(pos);
+	return *largest > RESOLVER_MAX_RRSET_RRS ? -EMSGSIZE : 0;
 }
 
 void rrset_append_clone(ldns_rr_list *dst, const ldns_rr_list *src)

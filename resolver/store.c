@@ -21,19 +21,15 @@
 static void store_section(const struct resolver_env *env, const ldns_rr_list *section,
 			  const ldns_rdf *zone, int which, bool aa, uint64_t now)
 {
-	size_t n = ldns_rr_list_rr_count(section);
-	for (size_t i = 0; i < n; i++) {
-		ldns_rr *rr = ldns_rr_list_rr(section, i);
+	/* One store per RRset, found by sorting (rrset.c): O(n log n). */
+	size_t n = 0;
+	ldns_rr_list **sets = rrset_split(section, &n);
+	for (size_t i = 0; sets && i < n; i++) {
+		ldns_rr_list *rrset = sets[i];
+		ldns_rr *rr = ldns_rr_list_rr(rrset, 0);
 		ldns_rr_type type = ldns_rr_get_type(rr);
 		const ldns_rdf *owner = ldns_rr_owner(rr);
-		/* Only the first RR of each RRset starts a store. */
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++) {
-			ldns_rr *prev = ldns_rr_list_rr(section, j);
-			seen = ldns_rr_get_type(prev) == type &&
-			       rrset_name_equal(ldns_rr_owner(prev), owner);
-		}
-		if (seen || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
 			continue;
 		enum cache_rank rank;
 		bool in_zone = dns_name_is_subdomain(owner, zone);
@@ -53,11 +49,9 @@ static void store_section(const struct resolver_env *env, const ldns_rr_list *se
 				continue;
 			rank = CACHE_RANK_GLUE;
 		}
-		ldns_rr_list *rrset = rrset_extract(section, owner, (uint16_t)type);
-		if (rrset && ldns_rr_list_rr_count(rrset) > 0)
-			cache_put_rrset(env->cache, rrset, rank, now);
-		ldns_rr_list_deep_free(rrset);
+		cache_put_rrset(env->cache, rrset, rank, now);
 	}
+	rrset_split_free(sets, n);
 }
 
 void resolver_store_response(const struct resolver_env *env, const ldns_pkt *resp,
