@@ -4,7 +4,8 @@
  * Moving a query to an alias target, with the loop check and the chain
  * length cap (resolver_limits.max_cname_chain) that apply whether the link
  * came from the cache or from a response; and reading a chain out of one
- * response, synthesizing the CNAME a DNAME implies (RFC 6672 §2.2).
+ * response, synthesizing the CNAME a DNAME implies (RFC 6672 §2.2), or
+ * ending the query with YXDOMAIN when the substituted name would not fit.
  *
  * It does not look up cached CNAMEs (iterate.c's START does, then calls
  * query_follow_alias()), nor decide what happens where a chain leaves the
@@ -31,7 +32,7 @@ static ldns_rdf *dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,
 		return NULL;
 	size_t plen = qlen - olen; /* wire bytes of the prefix labels */
 	if (plen + tlen > DNS_NAME_MAX)
-		return NULL; /* RFC 6672 §2.2: YXDOMAIN; we answer SERVFAIL */
+		return NULL; /* RFC 6672 §2.2: YXDOMAIN (the caller) */
 	uint8_t buf[DNS_NAME_MAX];
 	memcpy(buf, ldns_rdf_data(qname), plen);
 	memcpy(buf + plen, ldns_rdf_data(target), tlen);
@@ -80,7 +81,9 @@ bool query_follow_alias(struct resolver_request *req, struct query *q, const ldn
  * The DNAME in `an` at a proper ancestor of q's name, inside the zone cut:
  * its record and the synthesized CNAME go to q's answer; the target is
  * returned (caller frees). NULL with *failed set when the substituted name
- * is too long; NULL alone when there is no such DNAME.
+ * is too long (the DNAME alone goes to q's answer then: RFC 6672 §2.2 has
+ * the server answer YXDOMAIN with it); NULL alone when there is no such
+ * DNAME.
  */
 static ldns_rdf *dname_target(struct query *q, const ldns_rr_list *an, bool *failed)
 {
@@ -93,6 +96,9 @@ static ldns_rdf *dname_target(struct query *q, const ldns_rr_list *an, bool *fai
 			continue;
 		ldns_rdf *target = dname_substitute(q->qname, owner, ldns_rr_rdf(rr, 0));
 		if (!target) {
+			ldns_rr *dname = ldns_rr_clone(rr);
+			if (dname && !ldns_rr_list_push_rr(q->answer, dname))
+				ldns_rr_free(dname);
 			*failed = true;
 			return NULL;
 		}
@@ -128,8 +134,12 @@ bool query_chase_alias(struct resolver_request *req, struct query *q, const ldns
 			bool failed = false;
 			target = dname_target(q, an, &failed);
 			if (failed) {
+				/* RFC 6672 §2.2: the substituted name would exceed 255
+				 * octets: YXDOMAIN, with the DNAME in the answer. */
+				log_qdebug(LOG_RESOLVER, req->id,
+					   "DNAME substitution longer than 255 octets: YXDOMAIN");
 				ldns_rr_list_deep_free(cname);
-				query_finish(q, DNS_RCODE_SERVFAIL);
+				query_finish(q, LDNS_RCODE_YXDOMAIN);
 				return true;
 			}
 		}

@@ -90,6 +90,11 @@ enum resolver_class resolver_classify(const ldns_pkt *resp, const ldns_rdf *snam
 	if (ldns_pkt_tc(resp))
 		return RESOLVER_CLASS_TRUNCATED;
 	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(resp);
+	/* RFC 6672 §2.2: YXDOMAIN with a DNAME above sname says the
+	 * substitution overflows; alias.c finds that out and answers it. */
+	if (rcode == LDNS_RCODE_YXDOMAIN && stype != LDNS_RR_TYPE_DNAME &&
+	    answer_has_alias(resp, sname, stype))
+		return RESOLVER_CLASS_CNAME;
 	if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN)
 		return RESOLVER_CLASS_ERROR;
 	if (answer_has(resp, sname, stype))

@@ -240,6 +240,49 @@ static void test_dname_with_cname(void **state)
 				"www.sub.example.com.example.net. 300 IN A 198.51.100.82"));
 }
 
+/* RFC 6672 §2.2: a substitution longer than 255 octets is YXDOMAIN, with the
+ * DNAME in the answer (the name asked is 209 octets, the result would be 269),
+ * whether the server answered NOERROR or, as §2.2 has it, YXDOMAIN itself. */
+#define LONG_PREFIX                                                                                \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."                         \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."                         \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+static void test_dname_substitution_too_long(void **state)
+{
+	struct fixture *f = *state;
+	static const struct entry script[] = {
+		{NS1_COM, "*.sub.example.com.", LDNS_RR_TYPE_A, F_AA, 0,
+		 .an = {"sub.example.com. 300 IN DNAME "
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example."
+			"net."}},
+		{NS1_COM, "*.yx.example.com.", LDNS_RR_TYPE_A, F_AA, LDNS_RCODE_YXDOMAIN,
+		 .an = {"yx.example.com. 300 IN DNAME "
+			"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example."
+			"net."}},
+		END,
+	};
+
+	use_script(f, script);
+	const ldns_pkt *a = resolve(f, LONG_PREFIX "sub.example.com.", LDNS_RR_TYPE_A, T0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_YXDOMAIN);
+	assert_int_equal(f->unscripted, 0);
+	assert_int_equal(ldns_pkt_ancount(a), 1);
+	assert_true(section_has(
+		a, LDNS_SECTION_ANSWER,
+		"sub.example.com. 300 IN DNAME "
+		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example.net."));
+
+	a = resolve(f, LONG_PREFIX "yx.example.com.", LDNS_RR_TYPE_A, T0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_YXDOMAIN);
+	assert_int_equal(f->unscripted, 0);
+	assert_int_equal(ldns_pkt_ancount(a), 1);
+	assert_true(section_has(
+		a, LDNS_SECTION_ANSWER,
+		"yx.example.com. 300 IN DNAME "
+		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.example.net."));
+	assert_int_equal(sends_to(f, NS1_COM), 1); /* no other server asked */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cname_chain_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dname, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dname_with_cname, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dname_substitution_too_long, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, scripted_group_setup, scripted_group_teardown);

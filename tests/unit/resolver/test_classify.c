@@ -349,6 +349,22 @@ static void test_error_rcodes(void **state)
 	}
 }
 
+/* RFC 6672 §2.2: YXDOMAIN with a DNAME above the name is the server saying
+ * the substitution overflows: an alias (alias.c answers YXDOMAIN), not a
+ * server failure. Without the DNAME it stays an error. */
+static void test_yxdomain_with_dname(void **state)
+{
+	(void)state;
+	ldns_pkt *pkt = resp_new(LDNS_RCODE_YXDOMAIN, true);
+
+	assert_class(pkt, "www.sub.example.com.", LDNS_RR_TYPE_A, "example.com.",
+		     RESOLVER_CLASS_ERROR);
+	add(pkt, LDNS_SECTION_ANSWER, "sub.example.com. 300 IN DNAME example.net.", NULL);
+	assert_class(pkt, "www.sub.example.com.", LDNS_RR_TYPE_A, "example.com.",
+		     RESOLVER_CLASS_CNAME);
+	ldns_pkt_free(pkt);
+}
+
 static void test_class_names(void **state)
 {
 	(void)state;
@@ -387,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_referral),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_error_rcodes),
+		cmocka_unit_test(test_yxdomain_with_dname),
 		cmocka_unit_test(test_class_names),
 	};
 
