@@ -46,11 +46,11 @@ struct zone_cut {
 	size_t naddrs;
 	/* Per NS name (index into `ns`): address lookups already attempted. */
 	bool ns_fetched_a[RESOLVER_MAX_NS], ns_fetched_aaaa[RESOLVER_MAX_NS];
-	unsigned ns_fetches;
-	bool from_cache; /* found in the cache (may be outdated), not a fresh referral */
-	bool configured; /* a stub or forward zone's servers (from the configuration) */
-	bool forward;	 /* the servers are recursive resolvers: ask with RD=1 */
-	bool answered;	 /* one of its servers sent a parsable response */
+	unsigned ns_fetches; /* lookups that found no address (NXDOMAIN, NODATA): NXNS cap */
+	bool from_cache;     /* found in the cache (may be outdated), not a fresh referral */
+	bool configured;     /* a stub or forward zone's servers (from the configuration) */
+	bool forward;	     /* the servers are recursive resolvers: ask with RD=1 */
+	bool answered;	     /* one of its servers sent a parsable response */
 };
 
 enum query_state {
@@ -185,9 +185,12 @@ bool zone_cut_addrs_from_hints(const struct resolver_env *env, const struct sock
 /* Marks `addr` failed for the rest of this request. */
 void zone_cut_mark_failed(struct zone_cut *cut, const struct sockaddr_storage *addr);
 int zone_cut_find_addr(const struct zone_cut *cut, const struct sockaddr_storage *addr);
-/* The next NS name whose address should be looked up, with the type; false if none. */
+/* The next NS name whose address should be looked up, with the type; false
+ * if none, or if max_ns_fetches lookups of this cut found no address. */
 bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 			 const ldns_rdf **name, uint16_t *type);
+/* max_ns_fetches lookups of the cut's NS names said "no such address". */
+bool zone_cut_fetches_capped(const struct zone_cut *cut, const struct resolver_env *env);
 
 /* rrset.c: small helpers over ldns_rr_list */
 /* New list of the RRs in `list` with owner `owner` (case-insensitive) and

@@ -198,6 +198,13 @@ static void query_out_of_servers(struct resolver_request *req, struct query *q, 
 	}
 	char zbuf[DNS_NAME_MAX * 4 + 8];
 	dns_name_str(q->cut.zone, zbuf, sizeof(zbuf));
+	if (zone_cut_fetches_capped(&q->cut, env)) {
+		log_qdebug(
+			LOG_RESOLVER, req->id,
+			"zone %s: %u NS names without address, no more looked up (max_ns_fetches)",
+			zbuf, q->cut.ns_fetches);
+		REQUEST_STAT_INC(req, ns_fetches_capped);
+	}
 	if (query_fall_back_to_parent(req, q, now)) {
 		log_qdebug(LOG_RESOLVER, req->id,
 			   "no usable server left for zone %s, asking its parent again", zbuf);
@@ -272,6 +279,15 @@ static void subquery_done(struct resolver_request *req, struct query *parent, st
 	/* Whatever the outcome, the walk may have cached glue for the NS
 	 * names the parent waits for (e.g. a referral on the way). */
 	zone_cut_add_cached_addrs(&parent->cut, req->env, now);
+	/* The NXNS cap counts names that turned out to have no address. */
+	bool found = false;
+	for (size_t i = 0;
+	     sub->rcode == DNS_RCODE_NOERROR && i < ldns_rr_list_rr_count(sub->answer); i++) {
+		ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(sub->answer, i));
+		found = found || t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA;
+	}
+	if (sub->rcode == DNS_RCODE_NXDOMAIN || (sub->rcode == DNS_RCODE_NOERROR && !found))
+		parent->cut.ns_fetches++;
 	if (sub->rcode != DNS_RCODE_NOERROR)
 		return;
 	ldns_rr_list *addrs = ldns_rr_list_new();

@@ -43,7 +43,8 @@ struct resolver_limits {
 	unsigned max_upstream_queries; /* per client request, sub-queries included (default 64) */
 	unsigned max_referrals;	       /* referrals followed per request (default 32) */
 	unsigned max_cname_chain;      /* CNAME/DNAME links per answer (default 12) */
-	unsigned max_ns_fetches;       /* glueless NS names resolved per delegation (default 4) */
+	unsigned max_ns_fetches;       /* glueless NS names per delegation found not to exist
+					  (NXDOMAIN/NODATA) before no more are looked up (default 4) */
 	unsigned max_depth;	       /* nesting of sub-queries (default 5) */
 };
 
@@ -94,6 +95,7 @@ struct resolver_stats {
 	atomic_uint_fast64_t guard_holds;	 /* answered the last good data instead */
 	atomic_uint_fast64_t guard_accepts;	 /* emptiness believed after the hold */
 	atomic_uint_fast64_t replies_oversized;	 /* over RESOLVER_MAX_REPLY_RRS / _RRSET_RRS */
+	atomic_uint_fast64_t ns_fetches_capped;	 /* delegations that hit max_ns_fetches */
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */

@@ -269,10 +269,21 @@ void zone_cut_mark_failed(struct zone_cut *cut, const struct sockaddr_storage *a
 		cut->addr_failed[i] = true;
 }
 
+bool zone_cut_fetches_capped(const struct zone_cut *cut, const struct resolver_env *env)
+{
+	return cut->ns_fetches >= env->opts->limits.max_ns_fetches;
+}
+
 bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 			 const ldns_rdf **name, uint16_t *type)
 {
-	if (cut->ns_fetches >= env->opts->limits.max_ns_fetches)
+	/* NXNS (CVE-2020-12662): a referral to many names that do not exist
+	 * would have us look each up. ns_fetches counts the lookups that found
+	 * no address (iterate.c subquery_done); names whose servers are only
+	 * dead or failing do not count, so a delegation whose first servers
+	 * are down still resolves, bounded by max_upstream_queries (as
+	 * Unbound: its MAX_TARGET_NX counts NXDOMAIN targets). */
+	if (zone_cut_fetches_capped(cut, env))
 		return false;
 	size_t n = cut->ns ? ldns_rr_list_rr_count(cut->ns) : 0;
 	if (n > RESOLVER_MAX_NS)
@@ -288,7 +299,6 @@ bool zone_cut_next_fetch(struct zone_cut *cut, const struct resolver_env *env,
 			fetched[i] = true;
 			*name = ldns_rr_rdf(ldns_rr_list_rr(cut->ns, i), 0);
 			*type = pass == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
-			cut->ns_fetches++;
 			return true;
 		}
 	}

@@ -264,6 +264,78 @@ static void test_upstream_limit(void **state)
 	assert_int_equal(f->nsent, 4);
 }
 
+/*
+ * NXNS cap (resolver_limits.max_ns_fetches) against dead servers: example.com.
+ * is delegated to six glueless names. The first two (s1, s2) resolve to
+ * addresses that time out, the lookups of the next two fail (SERVFAIL), the fifth
+ * works. Dead servers are not the NXNS attack (names that do not exist):
+ * holdfast must go on to the other names within the request's query cap,
+ * as Unbound does (its cap, MAX_TARGET_NX, counts NXDOMAIN targets).
+ */
+#define DEAD1 "203.0.113.1"
+#define DEAD2 "203.0.113.2"
+static void test_glueless_first_servers_dead(void **state)
+{
+	struct fixture *f = *state;
+	static const struct entry script[] = {
+		{GTLD, "*.example.com.", 0, 0, 0,
+		 .ns = {"example.com. 172800 IN NS s1.example.net.",
+			"example.com. 172800 IN NS s2.example.net.",
+			"example.com. 172800 IN NS s3.example.net.",
+			"example.com. 172800 IN NS s4.example.net.",
+			"example.com. 172800 IN NS ns.example.net.",
+			"example.com. 172800 IN NS s6.example.net."}},
+		{NS1_NET, "s1.example.net.", LDNS_RR_TYPE_A, F_AA, 0,
+		 .an = {"s1.example.net. 3600 IN A " DEAD1}},
+		{NS1_NET, "s2.example.net.", LDNS_RR_TYPE_A, F_AA, 0,
+		 .an = {"s2.example.net. 3600 IN A " DEAD2}},
+		{NS1_NET, "s3.example.net.", LDNS_RR_TYPE_A, 0, LDNS_RCODE_SERVFAIL, .an = {NULL}},
+		{NS1_NET, "s4.example.net.", LDNS_RR_TYPE_A, 0, LDNS_RCODE_SERVFAIL, .an = {NULL}},
+		{DEAD1, NULL, 0, F_DEAD, 0, .an = {NULL}},
+		{DEAD2, NULL, 0, F_DEAD, 0, .an = {NULL}},
+		{NS_NET, "www.example.com.", LDNS_RR_TYPE_A, F_AA, 0,
+		 .an = {"www.example.com. 300 IN A 192.0.2.82"}},
+		END,
+	};
+
+	use_script(f, script);
+	/* s1.example.net. itself is the example.net. server with glue. */
+	const ldns_pkt *a = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, T0);
+	if (ldns_pkt_get_rcode(a) != LDNS_RCODE_NOERROR)
+		dump_log(f);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+	assert_true(section_has(a, LDNS_SECTION_ANSWER, "www.example.com. 300 IN A 192.0.2.82"));
+	assert_true(f->nsent <= f->opts.limits.max_upstream_queries);
+}
+
+/* The NXNS attack itself: a delegation to names that do not exist. After
+ * max_ns_fetches lookups that say so, no further name is looked up. */
+static void test_glueless_nxns_cap(void **state)
+{
+	struct fixture *f = *state;
+	static const struct entry script[] = {
+		{GTLD, "*.example.com.", 0, 0, 0,
+		 .ns = {"example.com. 172800 IN NS a.example.net.",
+			"example.com. 172800 IN NS b.example.net.",
+			"example.com. 172800 IN NS c.example.net.",
+			"example.com. 172800 IN NS d.example.net.",
+			"example.com. 172800 IN NS e.example.net.",
+			"example.com. 172800 IN NS f.example.net.",
+			"example.com. 172800 IN NS g.example.net.",
+			"example.com. 172800 IN NS h.example.net."}},
+		{NS1_NET, "*.example.net.", LDNS_RR_TYPE_A, F_AA, LDNS_RCODE_NXDOMAIN,
+		 .ns = {"example.net. 3600 IN SOA ns1.example.net. h.example.net. 1 7200 3600 "
+			"1209600 300"}},
+		END,
+	};
+
+	use_script(f, script);
+	const ldns_pkt *a = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, T0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(f->unscripted, 0);
+	assert_int_equal(sends_to(f, NS1_NET), f->opts.limits.max_ns_fetches);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +346,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_glueless, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_glueless_first_servers_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_glueless_nxns_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutual_glueless_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mutual_glueless_loop_cost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_servers_dead, setup, teardown),
