@@ -29,12 +29,13 @@
 #define NOW 1700000000u
 #define ROUNDS 5
 
-enum shape { SAME_OWNER, DISTINCT_OWNERS, DUPLICATES };
+enum shape { SAME_OWNER, DISTINCT_OWNERS, DUPLICATES, POINTER_CHAINS };
 
 static const char *const shape_name[] = {
 	[SAME_OWNER] = "one owner/type, distinct rdata",
 	[DISTINCT_OWNERS] = "distinct owners",
 	[DUPLICATES] = "one owner/type, all duplicates",
+	[POINTER_CHAINS] = "owners at the end of a 16K chain",
 };
 
 static ldns_rr *rr_from(const char *str)
@@ -82,6 +83,58 @@ static uint8_t *reply_new(enum shape shape, unsigned n, size_t *len)
 	}
 	ldns_pkt_free(pkt);
 	return wire;
+}
+
+/*
+ * The worst compression-pointer case skim lets through (every pointer
+ * points backwards): the RDATA of one record (unknown type) holds a root
+ * label and a chain of `hops` pointers, each to the one before; `n` records
+ * then have their owner point at the chain's top, so ldns_wire2dname()
+ * follows `hops` pointers for each (ldns allows LDNS_MAX_POINTERS, 65535,
+ * per name). The records go over RESOLVER_MAX_REPLY_RRS: the parse is what
+ * is measured.
+ */
+static uint8_t *chain_reply_new(unsigned hops, unsigned n, size_t *len)
+{
+	static const uint8_t head[] = {0x42, 0x42, 0x84, 0x00, 0,   1,	 0,   0,   0, 0, 0, 0, 3,
+				       'b',  'i',  'g',	 4,    't', 'e', 's', 't', 0, 0, 1, 0, 1};
+	size_t cap = sizeof(head) + 12 + 1 + 2 * (size_t)hops + 12 * (size_t)n;
+	uint8_t *w = calloc(1, cap);
+	size_t pos = sizeof(head);
+	memcpy(w, head, sizeof(head));
+	w[6] = (uint8_t)((n + 1) >> 8);
+	w[7] = (uint8_t)(n + 1);
+	uint8_t rr[12] = {0xc0, 12, 0xff, 0x00, 0, 1, 0, 0, 1, 0x2c};
+	rr[10] = (uint8_t)((1 + 2 * hops) >> 8);
+	rr[11] = (uint8_t)(1 + 2 * hops);
+	memcpy(w + pos, rr, 12);
+	pos += 12;
+	size_t root = pos, top = pos;
+	w[pos++] = 0;
+	for (unsigned i = 0; i < hops; i++) {
+		size_t prev = i == 0 ? root : pos - 2;
+		top = pos;
+		w[pos++] = (uint8_t)(0xc0 | (prev >> 8));
+		w[pos++] = (uint8_t)prev;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t r[12] = {(uint8_t)(0xc0 | (top >> 8)),
+				 (uint8_t)top,
+				 0xff,
+				 0x00,
+				 0,
+				 1,
+				 0,
+				 0,
+				 1,
+				 0x2c,
+				 0,
+				 0};
+		memcpy(w + pos, r, 12);
+		pos += 12;
+	}
+	*len = pos;
+	return w;
 }
 
 static double seconds(void)
@@ -192,11 +245,18 @@ int main(int argc, char **argv)
 
 	printf("%-34s %7s %8s %10s %6s %8s %9s %6s\n", "reply", "records", "bytes", "median ms",
 	       "rcode", "answer", "split ms", "sets");
-	for (enum shape shape = SAME_OWNER; shape <= DUPLICATES; shape++) {
+	for (enum shape shape = SAME_OWNER; shape <= POINTER_CHAINS; shape++) {
 		size_t len;
 		/* 19 octets a record with distinct owners: 3,400 fill 64 KB. */
 		unsigned count = shape == DISTINCT_OWNERS && n > 3400 ? 3400 : n;
-		uint8_t *wire = reply_new(shape, count, &len);
+		uint8_t *wire;
+		if (shape == POINTER_CHAINS) {
+			/* 16,000 hops and the rest of 64 KB in 12-octet records. */
+			count = (65535 - 26 - 13 - 2 * 16000) / 12;
+			wire = chain_reply_new(16000, count, &len);
+		} else {
+			wire = reply_new(shape, count, &len);
+		}
 		double t[ROUNDS];
 		int rcode = 0;
 		size_t ancount = 0;

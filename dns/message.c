@@ -27,6 +27,10 @@ int dns_parse(const uint8_t *wire, size_t len, ldns_pkt **out)
 	*out = NULL;
 	if (!wire || len < DNS_HEADER_LEN)
 		return -EBADMSG;
+	/* Compression pointers: ldns_wire2dname() follows at most
+	 * LDNS_MAX_POINTERS (65535) per name and names stop at 255 octets,
+	 * but pointers need not point backwards, so a 64 KB message can cost
+	 * tens of millions of hops (tests/unit/dns/test_skim.c, bench/). */
 	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK) {
 		ldns_pkt_free(pkt);
 		return -EBADMSG;

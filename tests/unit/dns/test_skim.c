@@ -1,6 +1,7 @@
 /* Unit tests for dns/skim.c: dns_wire_skim() walks a hostile message
  * without reading outside it. Each case gets an exact-size copy so ASan sees
  * any overread. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -83,6 +84,125 @@ static void test_skim_rejects_bad_names_and_rdata(void **state)
 	assert_false(dns_wire_skim(NULL, 0));
 }
 
+/*
+ * Compression-pointer chains. The bounds, for the record:
+ *  - dns_wire_skim() (dns/skim.c) follows no pointer; it requires the
+ *    pointer a record's name ends in to point backwards, which refuses a
+ *    name pointing at itself but not a loop entered through RDATA.
+ *  - dns_parse() hands the message to ldns: ldns_wire2dname() (ldns 1.8.3,
+ *    wire2host.c) follows at most LDNS_MAX_POINTERS (65535) pointers per
+ *    name, rejects a pointer to offset 0 or past the message, and stops a
+ *    name at 255 octets; it does not require pointers to point backwards,
+ *    so a loop costs 65535 hops and fails the parse. A backward chain is
+ *    bounded only by the message: 64 KB holds ~32,000 hops, and every name
+ *    that ends in it pays them again (bench/reply_cost: ~85 ms for the
+ *    worst 64 KB reply, 2026-12-02). dns/query_reader.c and dns/patch.c
+ *    follow no pointer.
+ */
+/* header, question "a." A IN, one record of type 65280 whose RDATA is a
+ * root label and `hops` pointers each to the one before, then `owners`
+ * records whose owner points at the chain's top. */
+static uint8_t *chain_msg(unsigned hops, unsigned owners, bool loop, size_t *len)
+{
+	size_t cap = 12 + 7 + 12 + 1 + 2 * (size_t)hops + 12 * (size_t)owners;
+	uint8_t *w = calloc(1, cap);
+	assert_non_null(w);
+	const uint8_t head[] = {0x12,
+				0x34,
+				0x84,
+				0,
+				0,
+				1,
+				(uint8_t)((owners + 1) >> 8),
+				(uint8_t)(owners + 1),
+				0,
+				0,
+				0,
+				0,
+				1,
+				'a',
+				0,
+				0,
+				1,
+				0,
+				1};
+	size_t pos = sizeof(head), top = 0;
+	memcpy(w, head, pos);
+	const uint8_t rr[] = {0xc0,
+			      12,
+			      0xff,
+			      0,
+			      0,
+			      1,
+			      0,
+			      0,
+			      0,
+			      60,
+			      (uint8_t)((1 + 2 * hops) >> 8),
+			      (uint8_t)(1 + 2 * hops)};
+	memcpy(w + pos, rr, sizeof(rr));
+	pos += sizeof(rr);
+	size_t root = pos;
+	w[pos++] = 0;
+	for (unsigned i = 0; i < hops; i++) {
+		/* a loop: the first pointer points at the last one */
+		size_t to = i == 0 ? (loop ? root + 1 + 2 * (hops - 1) : root) : pos - 2;
+		top = pos;
+		w[pos++] = (uint8_t)(0xc0 | (to >> 8));
+		w[pos++] = (uint8_t)to;
+	}
+	for (unsigned i = 0; i < owners; i++) {
+		const uint8_t r[] = {(uint8_t)(0xc0 | (top >> 8)),
+				     (uint8_t)top,
+				     0xff,
+				     0,
+				     0,
+				     1,
+				     0,
+				     0,
+				     0,
+				     60,
+				     0,
+				     0};
+		memcpy(w + pos, r, sizeof(r));
+		pos += sizeof(r);
+	}
+	*len = pos;
+	return w;
+}
+
+static void test_pointer_chain_backwards_is_bounded_by_the_message(void **state)
+{
+	(void)state;
+	size_t len;
+	/* 10,000 hops: skim does not follow them; ldns does, to the root. */
+	uint8_t *w = chain_msg(10000, 3, false, &len);
+	assert_true(skim(w, len));
+	ldns_pkt *pkt = NULL;
+	assert_int_equal(dns_parse(w, len, &pkt), 0);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(pkt)), 4);
+	assert_int_equal(
+		ldns_dname_label_count(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(pkt), 3))), 0);
+	ldns_pkt_free(pkt);
+	free(w);
+}
+
+static void test_pointer_loop_is_refused(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *w = chain_msg(8, 1, true, &len);
+	/* The loop's forward pointer sits in opaque RDATA and the owner's own
+	 * pointer points backwards: skim, which checks only the pointer a
+	 * name starts with, lets it through... */
+	assert_true(skim(w, len));
+	/* ... and ldns gives up after LDNS_MAX_POINTERS hops round the loop. */
+	ldns_pkt *pkt = NULL;
+	assert_int_equal(dns_parse(w, len, &pkt), -EBADMSG);
+	assert_null(pkt);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -90,6 +210,8 @@ int main(void)
 		cmocka_unit_test(test_skim_rejects_every_truncation),
 		cmocka_unit_test(test_skim_rejects_counts_beyond_the_records),
 		cmocka_unit_test(test_skim_rejects_bad_names_and_rdata),
+		cmocka_unit_test(test_pointer_chain_backwards_is_bounded_by_the_message),
+		cmocka_unit_test(test_pointer_loop_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
