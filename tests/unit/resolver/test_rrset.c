@@ -4,8 +4,9 @@
  * case-insensitively, the TTL does not count; the first of equal records is
  * kept, the input order is kept), the grouping of a section into RRsets,
  * and rrset_check_reply_size() at and past RESOLVER_MAX_REPLY_RRS and
- * RESOLVER_MAX_RRSET_RRS (the caps on what one reply may make us sort).
- * No cache, no network.
+ * RESOLVER_MAX_RRSET_RRS (the caps on what one reply may make us sort),
+ * and what resolver_consume() does with a reply over them (a real cache,
+ * the network played by the test).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -186,6 +187,83 @@ static void test_reply_size_caps_message(void **state)
 	ldns_pkt_free(pkt);
 }
 
+/* Through resolver_consume(): a reply over the cap from the only server is
+ * that server's failure (SERVFAIL, nothing cached) and is counted. */
+static void test_oversized_reply_fails_the_server(void **state)
+{
+	(void)state;
+	struct cache *cache = cache_create(NULL);
+	ldns_rr_list *hints = ldns_rr_list_new();
+	struct resolver_opts opts;
+	struct resolver_stats stats;
+	struct resolver_env env = {0};
+	struct resolver_send out;
+	ldns_rdf *qname = ldns_dname_new_frm_str("big.example.");
+
+	memset(&stats, 0, sizeof(stats));
+	assert_true(ldns_rr_list_push_rr(hints, rr_new(". 3600000 IN NS k.root-servers.net.")));
+	assert_true(ldns_rr_list_push_rr(hints,
+					 rr_new("k.root-servers.net. 3600000 IN A 193.0.14.129")));
+	resolver_opts_init(&opts);
+	opts.qname_minimisation = false;
+	opts.do_ip6 = false;
+	env.cache = cache;
+	env.opts = &opts;
+	env.root_hints = hints;
+	env.stats = &stats;
+	ldns_rr_list *root = ldns_rr_list_new();
+	assert_true(ldns_rr_list_push_rr(root, rr_new(". 518400 IN NS k.root-servers.net.")));
+	assert_int_equal(cache_put_rrset(cache, root, CACHE_RANK_ANSWER_AUTH, 1700000000u), 0);
+	ldns_rr_list_deep_free(root);
+
+	ldns_pkt *big = reply_of(2 * RESOLVER_MAX_RRSET_RRS + 2, false); /* over both caps */
+	ldns_pkt_set_qr(big, true);
+	ldns_pkt_set_aa(big, true);
+	ldns_rr *q = ldns_rr_new();
+	ldns_rr_set_owner(q, ldns_rdf_clone(qname));
+	ldns_rr_set_type(q, LDNS_RR_TYPE_A);
+	ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
+	ldns_rr_set_question(q, true);
+	assert_true(ldns_pkt_push_rr(big, LDNS_SECTION_QUESTION, q));
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	assert_int_equal(ldns_pkt2wire(&wire, big, &len), LDNS_STATUS_OK);
+
+	struct resolver_request *req =
+		resolver_request_create(&env, qname, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1700000000u);
+	assert_non_null(req);
+	unsigned sends = 0;
+	for (int guard = 0; guard < 16; guard++) {
+		memset(&out, 0, sizeof(out));
+		if (resolver_produce(req, 1700000000u, &out) == RESOLVER_DONE)
+			break;
+		struct sockaddr_storage server = out.servers[0];
+		struct resolver_outcome outcome = {.status = RESOLVER_OUTCOME_RESPONSE,
+						   .server = &server,
+						   .wire = wire,
+						   .len = len};
+		bool asked = out.qtype == LDNS_RR_TYPE_A && rrset_name_equal(out.qname, qname);
+		if (!asked)
+			outcome.status = RESOLVER_OUTCOME_TIMEOUT; /* priming: not this test's */
+		sends += asked;
+		resolver_consume(req, 1700000000u, &outcome);
+	}
+	const ldns_pkt *answer = resolver_answer(req);
+	assert_non_null(answer);
+	assert_int_equal(ldns_pkt_get_rcode(answer), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(sends, 1); /* the server was failed, not asked again */
+	assert_int_equal(atomic_load(&stats.replies_oversized), 1);
+	struct cache_result res;
+	assert_int_equal(cache_lookup(cache, qname, LDNS_RR_TYPE_A, 1700000000u, &res), CACHE_MISS);
+
+	resolver_request_destroy(req);
+	LDNS_FREE(wire);
+	ldns_pkt_free(big);
+	ldns_rdf_deep_free(qname);
+	ldns_rr_list_deep_free(hints);
+	cache_destroy(cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_split_groups_in_first_seen_order),
 		cmocka_unit_test(test_reply_size_caps_rrset),
 		cmocka_unit_test(test_reply_size_caps_message),
+		cmocka_unit_test(test_oversized_reply_fails_the_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
