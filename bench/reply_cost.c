@@ -222,7 +222,7 @@ static double split_once(const uint8_t *wire, size_t len, size_t *nsets)
 	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK)
 		return -1;
 	double t0 = seconds();
-	ldns_rr_list **sets = rrset_split(ldns_pkt_answer(pkt), nsets);
+	struct rrset_item *sets = rrset_split(ldns_pkt_answer(pkt), nsets);
 	ldns_rr_list *big = rrset_extract(ldns_pkt_answer(pkt),
 					  ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(pkt), 0)),
 					  LDNS_RR_TYPE_A);

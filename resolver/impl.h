@@ -204,8 +204,11 @@ unsigned rrset_scrub_malformed(ldns_pkt *pkt);
 /* The RRsets of `section` (grouped by owner and type, duplicates removed),
  * in the order their first record appears: an array of *nsets new lists,
  * freed with rrset_split_free(). NULL on allocation failure. O(n log n). */
-ldns_rr_list **rrset_split(const ldns_rr_list *section, size_t *nsets);
-void rrset_split_free(ldns_rr_list **sets, size_t nsets);
+struct rrset_item {
+	ldns_rr_list *rrs; /* owned */
+};
+struct rrset_item *rrset_split(const ldns_rr_list *section, size_t *nsets);
+void rrset_split_free(struct rrset_item *sets, size_t nsets);
 /* 0 when `pkt` is within RESOLVER_MAX_REPLY_RRS records (answer, authority
  * and additional) and no RRset of a section has more than
  * RESOLVER_MAX_RRSET_RRS records (duplicates counted); -E2BIG or -EMSGSIZE

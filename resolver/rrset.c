@@ -18,6 +18,13 @@ bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b)
 	return a && b && ldns_dname_compare(a, b) == 0;
 }
 
+/* A record and where it was: its index in its list, and its section. */
+struct rr_pos {
+	const ldns_rr *rr;
+	size_t idx;
+	int section;
+};
+
 /*
  * Duplicate removal in O(n log n): RFC 2181 §5 says an RRset has no two
  * equal records, and a reply may carry thousands (a 64 KB TCP reply holds
@@ -26,28 +33,35 @@ bool rrset_name_equal(const ldns_rdf *a, const ldns_rdf *b)
  * are sorted by (class, RDATA) and the first of each run of equals is kept.
  */
 struct rr_ref {
-	const ldns_rr *rr;
-	size_t idx;	 /* position in the input: output keeps this order */
+	size_t idx; /* position in the input: output keeps this order */
+	ldns_rr_class cls;
 	size_t off, len; /* RDATA in the buffer */
 	const uint8_t *rd;
 };
 
-static int rr_ref_cmp(const void *pa, const void *pb)
+static int rr_ref_cmp_data(const struct rr_ref *a, const struct rr_ref *b)
 {
-	const struct rr_ref *a = pa, *b = pb;
-	ldns_rr_class ca = ldns_rr_get_class(a->rr), cb = ldns_rr_get_class(b->rr);
-	if (ca != cb)
-		return ca < cb ? -1 : 1;
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
 	int c = memcmp(a->rd, b->rd, a->len < b->len ? a->len : b->len);
 	if (c)
 		return c;
 	if (a->len != b->len)
 		return a->len < b->len ? -1 : 1;
+	return 0;
+}
+
+static int rr_ref_cmp(const void *pa, const void *pb)
+{
+	const struct rr_ref *a = pa, *b = pb;
+	int c = rr_ref_cmp_data(a, b);
+	if (c)
+		return c;
 	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-/* Appends clones of rrs[0..n) to `out`, each distinct record once, in input order. */
-static void clone_distinct(ldns_rr_list *out, const ldns_rr *const *rrs, size_t n)
+/* Appends clones of items[0..n).rr to `out`, each distinct record once, in input order. */
+static void clone_distinct(ldns_rr_list *out, const struct rr_pos *items, size_t n)
 {
 	struct rr_ref *refs = n > 1 ? calloc(n, sizeof(*refs)) : NULL;
 	bool *keep = n > 1 ? calloc(n, sizeof(*keep)) : NULL;
@@ -57,17 +71,18 @@ static void clone_distinct(ldns_rr_list *out, const ldns_rr *const *rrs, size_t 
 	if (refs && keep && buf) {
 		sorted = true;
 		for (size_t i = 0; i < n && sorted; i++) {
+			const ldns_rr *rr = items[i].rr;
 			size_t start = ldns_buffer_position(buf);
-			if (ldns_rr2buffer_wire_canonical(buf, rrs[i], LDNS_SECTION_ANY) !=
+			if (ldns_rr2buffer_wire_canonical(buf, rr, LDNS_SECTION_ANY) !=
 			    LDNS_STATUS_OK) {
 				sorted = false;
 				break;
 			}
 			/* owner, then type, class, TTL, RDLENGTH: 10 octets */
-			size_t head = ldns_rdf_size(ldns_rr_owner(rrs[i])) + 10;
+			size_t head = ldns_rdf_size(ldns_rr_owner(rr)) + 10;
 			size_t end = ldns_buffer_position(buf);
-			refs[i].rr = rrs[i];
 			refs[i].idx = i;
+			refs[i].cls = ldns_rr_get_class(rr);
 			refs[i].off = start + head < end ? start + head : end;
 			refs[i].len = end - refs[i].off;
 		}
@@ -77,16 +92,8 @@ static void clone_distinct(ldns_rr_list *out, const ldns_rr *const *rrs, size_t 
 		for (size_t i = 0; i < n; i++)
 			refs[i].rd = ldns_buffer_at(buf, refs[i].off);
 		qsort(refs, n, sizeof(*refs), rr_ref_cmp);
-		/* rr_ref_cmp orders equal records by index too: compare without it. */
-		for (size_t i = 0; i < n; i++) {
-			bool first = i == 0;
-			if (!first) {
-				struct rr_ref a = refs[i - 1], b = refs[i];
-				a.idx = b.idx = 0;
-				first = rr_ref_cmp(&a, &b) != 0;
-			}
-			keep[refs[i].idx] = first;
-		}
+		for (size_t i = 0; i < n; i++)
+			keep[refs[i].idx] = i == 0 || rr_ref_cmp_data(&refs[i - 1], &refs[i]) != 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (sorted && !keep[i])
@@ -95,11 +102,11 @@ static void clone_distinct(ldns_rr_list *out, const ldns_rr *const *rrs, size_t 
 			/* Out of memory for the sort: the quadratic check, rare. */
 			bool dup = false;
 			for (size_t j = 0; j < i && !dup; j++)
-				dup = ldns_rr_compare(rrs[j], rrs[i]) == 0;
+				dup = ldns_rr_compare(items[j].rr, items[i].rr) == 0;
 			if (dup)
 				continue;
 		}
-		ldns_rr *copy = ldns_rr_clone(rrs[i]);
+		ldns_rr *copy = ldns_rr_clone(items[i].rr);
 		if (copy && !ldns_rr_list_push_rr(out, copy))
 			ldns_rr_free(copy);
 	}
@@ -114,7 +121,7 @@ ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uin
 	size_t count = list ? ldns_rr_list_rr_count(list) : 0, n = 0;
 	if (!out || count == 0)
 		return out;
-	const ldns_rr **match = malloc(count * sizeof(*match));
+	struct rr_pos *match = calloc(count, sizeof(*match));
 	if (!match) {
 		ldns_rr_list_free(out);
 		return NULL;
@@ -123,20 +130,15 @@ ldns_rr_list *rrset_extract(const ldns_rr_list *list, const ldns_rdf *owner, uin
 		ldns_rr *rr = ldns_rr_list_rr(list, i);
 		if ((uint16_t)ldns_rr_get_type(rr) == type &&
 		    rrset_name_equal(ldns_rr_owner(rr), owner))
-			match[n++] = rr;
+			match[n++] = (struct rr_pos){rr, i, 0};
 	}
 	clone_distinct(out, match, n);
 	free(match);
 	return out;
 }
 
-/* Sorting records by (owner, type), canonical order (RFC 4034 §6.1). */
-struct rr_pos {
-	const ldns_rr *rr;
-	size_t idx;
-	int section;
-};
-
+/* Sorting records by (section, owner, type), canonical order (RFC 4034
+ * §6.1), then by index so that each run is in input order. */
 static int rr_pos_cmp(const void *pa, const void *pb)
 {
 	const struct rr_pos *a = pa, *b = pb;
@@ -157,68 +159,59 @@ static bool rr_pos_same_set(const struct rr_pos *a, const struct rr_pos *b)
 	       ldns_dname_compare(ldns_rr_owner(a->rr), ldns_rr_owner(b->rr)) == 0;
 }
 
-static int rr_pos_by_idx(const void *pa, const void *pb)
+/* One run of the sorted records: one RRset. */
+struct rr_run {
+	size_t start, n; /* in the sorted array */
+	size_t first;	 /* index of its first record in the section */
+};
+
+static int rr_run_by_first(const void *pa, const void *pb)
 {
-	const struct rr_pos *a = *(const struct rr_pos *const *)pa;
-	const struct rr_pos *b = *(const struct rr_pos *const *)pb;
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
+	const struct rr_run *a = pa, *b = pb;
+	return a->first < b->first ? -1 : a->first > b->first;
 }
 
-ldns_rr_list **rrset_split(const ldns_rr_list *section, size_t *nsets)
+struct rrset_item *rrset_split(const ldns_rr_list *section, size_t *nsets)
 {
 	size_t count = section ? ldns_rr_list_rr_count(section) : 0;
+	size_t cap = count ? count : 1, nr = 0;
 	*nsets = 0;
-	struct rr_pos *pos = calloc(count ? count : 1, sizeof(*pos));
-	struct rr_pos **heads = calloc(count ? count : 1, sizeof(*heads));
-	const ldns_rr **rrs = calloc(count ? count : 1, sizeof(*rrs));
-	ldns_rr_list **sets = calloc(count ? count : 1, sizeof(*sets));
-	if (!pos || !heads || !rrs || !sets)
+	struct rr_pos *pos = calloc(cap, sizeof(*pos));
+	struct rr_run *runs = calloc(cap, sizeof(*runs));
+	struct rrset_item *sets = calloc(cap, sizeof(*sets));
+	if (!pos || !runs || !sets)
 		goto out_fail;
 	for (size_t i = 0; i < count; i++)
 		pos[i] = (struct rr_pos){ldns_rr_list_rr(section, i), i, 0};
 	qsort(pos, count, sizeof(*pos), rr_pos_cmp);
-	/* The first record of each run (the lowest index: the sort is by index last). */
-	size_t nh = 0;
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		if (i == 0 || !rr_pos_same_set(&pos[i - 1], &pos[i]))
-			heads[nh++] = &pos[i];
-	/* Sets in the order their first record appears. Each head keeps its
-	 * run's start in the sorted array. */
-	for (size_t h = 0; h < nh; h++) {
-		struct rr_pos *p = heads[h];
-		size_t start = (size_t)(p - pos), n = 0;
-		for (size_t i = start; i < count && (i == start || rr_pos_same_set(p, &pos[i]));
-		     i++)
-			rrs[n++] = pos[i].rr;
-		sets[h] = ldns_rr_list_new();
-		if (!sets[h])
-			goto out_fail;
-		clone_distinct(sets[h], rrs, n);
-		/* remember which set belongs to which first index */
-		p->rr = (const ldns_rr *)sets[h];
+			runs[nr++] = (struct rr_run){i, 0, pos[i].idx};
+		runs[nr - 1].n++;
 	}
-	qsort(heads, nh, sizeof(*heads), rr_pos_by_idx);
-	for (size_t h = 0; h < nh; h++)
-		sets[h] = (ldns_rr_list *)(void *)heads[h]->rr;
-	*nsets = nh;
-	free(rrs);
-	free(heads);
+	/* Sets in the order their first record appears in the section. */
+	qsort(runs, nr, sizeof(*runs), rr_run_by_first);
+	for (size_t r = 0; r < nr; r++) {
+		sets[r].rrs = ldns_rr_list_new();
+		if (!sets[r].rrs)
+			goto out_fail;
+		clone_distinct(sets[r].rrs, &pos[runs[r].start], runs[r].n);
+	}
+	*nsets = nr;
+	free(runs);
 	free(pos);
 	return sets;
 out_fail:
-	for (size_t h = 0; sets && h < count; h++)
-		ldns_rr_list_deep_free(sets[h]);
-	free(sets);
-	free(rrs);
-	free(heads);
+	rrset_split_free(sets, nr);
+	free(runs);
 	free(pos);
 	return NULL;
 }
 
-void rrset_split_free(ldns_rr_list **sets, size_t nsets)
+void rrset_split_free(struct rrset_item *sets, size_t nsets)
 {
 	for (size_t i = 0; sets && i < nsets; i++)
-		ldns_rr_list_deep_free(sets[i]);
+		ldns_rr_list_deep_free(sets[i].rrs);
 	free(sets);
 }
 

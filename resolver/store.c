@@ -23,9 +23,9 @@ static void store_section(const struct resolver_env *env, const ldns_rr_list *se
 {
 	/* One store per RRset, found by sorting (rrset.c): O(n log n). */
 	size_t n = 0;
-	ldns_rr_list **sets = rrset_split(section, &n);
+	struct rrset_item *sets = rrset_split(section, &n);
 	for (size_t i = 0; sets && i < n; i++) {
-		ldns_rr_list *rrset = sets[i];
+		ldns_rr_list *rrset = sets[i].rrs;
 		ldns_rr *rr = ldns_rr_list_rr(rrset, 0);
 		ldns_rr_type type = ldns_rr_get_type(rr);
 		const ldns_rdf *owner = ldns_rr_owner(rr);

@@ -146,7 +146,7 @@ static uint8_t *chain_msg(unsigned hops, unsigned owners, bool loop, size_t *len
 	w[pos++] = 0;
 	for (unsigned i = 0; i < hops; i++) {
 		/* a loop: the first pointer points at the last one */
-		size_t to = i == 0 ? (loop ? root + 1 + 2 * (hops - 1) : root) : pos - 2;
+		size_t to = i == 0 ? (loop ? root + 1 + 2 * ((size_t)hops - 1) : root) : pos - 2;
 		top = pos;
 		w[pos++] = (uint8_t)(0xc0 | (to >> 8));
 		w[pos++] = (uint8_t)to;

@@ -107,16 +107,16 @@ static void test_split_groups_in_first_seen_order(void **state)
 	};
 	ldns_rr_list *l = list_of(rrs);
 	size_t n = 0;
-	ldns_rr_list **sets = rrset_split(l, &n);
+	struct rrset_item *sets = rrset_split(l, &n);
 
 	assert_non_null(sets);
 	assert_int_equal(n, 3);
-	assert_int_equal(ldns_rr_list_rr_count(sets[0]), 2); /* b A, duplicate gone */
-	assert_rr_is(ldns_rr_list_rr(sets[0], 0), "b.example. 300 IN A 192.0.2.1");
-	assert_rr_is(ldns_rr_list_rr(sets[0], 1), "b.example. 300 IN A 192.0.2.2");
-	assert_int_equal(ldns_rr_list_rr_count(sets[1]), 2); /* a A */
-	assert_rr_is(ldns_rr_list_rr(sets[1], 1), "a.example. 300 IN A 192.0.2.9");
-	assert_int_equal(ldns_rr_list_rr_count(sets[2]), 1); /* b AAAA */
+	assert_int_equal(ldns_rr_list_rr_count(sets[0].rrs), 2); /* b A, duplicate gone */
+	assert_rr_is(ldns_rr_list_rr(sets[0].rrs, 0), "b.example. 300 IN A 192.0.2.1");
+	assert_rr_is(ldns_rr_list_rr(sets[0].rrs, 1), "b.example. 300 IN A 192.0.2.2");
+	assert_int_equal(ldns_rr_list_rr_count(sets[1].rrs), 2); /* a A */
+	assert_rr_is(ldns_rr_list_rr(sets[1].rrs, 1), "a.example. 300 IN A 192.0.2.9");
+	assert_int_equal(ldns_rr_list_rr_count(sets[2].rrs), 1); /* b AAAA */
 	rrset_split_free(sets, n);
 
 	ldns_rr_list *empty = ldns_rr_list_new();
