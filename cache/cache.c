@@ -572,8 +572,7 @@ enum cache_status cache_lookup(struct cache *cache, const ldns_rdf *name, uint16
 		status = CACHE_STALE;
 		stale_for = (uint32_t)(now - e->expire_at);
 	}
-	if (!atomic_load_explicit(&e->referenced, memory_order_relaxed))
-		atomic_store_explicit(&e->referenced, true, memory_order_relaxed);
+	cache_entry_touch(e);
 	if (out) {
 		out->rrs = cache_entry_decode(e, ttl);
 		if (!out->rrs)
