@@ -293,6 +293,7 @@ void config_defaults(struct config *cfg)
 	cfg->outgoing6 = up.source6;
 	cfg->qname_minimisation = res.qname_minimisation;
 	cfg->harden_glue = res.harden_glue;
+	cfg->harden_below_nxdomain = cache.harden_below_nxdomain;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/holdfast.sock");
 	cfg->serve_stale = res.policy.serve_stale;
 	cfg->stale_answer_ttl = res.policy.stale_answer_ttl;
@@ -659,6 +660,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("do-not-query-localhost", KEY_BOOL, do_not_query_localhost, 0, 0),
 	KEY_PLAIN("qname-minimisation", KEY_BOOL, qname_minimisation, 0, 0),
 	KEY_PLAIN("harden-glue", KEY_BOOL, harden_glue, 0, 0),
+	KEY_PLAIN("harden-below-nxdomain", KEY_BOOL, harden_below_nxdomain, 0, 0),
 	KEY_PLAIN("edns-buffer-size", KEY_U16, edns_buffer_size, 512, 4096),
 	KEY_PLAIN("max-udp-size", KEY_U16, max_udp_size, 512, 65535),
 	KEY_CALL("outgoing-interface", key_outgoing_interface),

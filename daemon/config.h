@@ -67,6 +67,7 @@ struct config {
 	bool do_not_query_localhost;
 	bool qname_minimisation;
 	bool harden_glue;
+	bool harden_below_nxdomain;		      /* RFC 8020 (yes) */
 	uint16_t edns_buffer_size;		      /* upstream (1232) */
 	uint16_t max_udp_size;			      /* largest UDP answer to clients (1232) */
 	struct sockaddr_storage outgoing4, outgoing6; /* outgoing-interface; AF_UNSPEC = any */

@@ -228,6 +228,7 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 		.max_ttl = cfg->cache_max_ttl,
 		.max_negative_ttl = cfg->cache_max_negative_ttl,
 		.max_stale_ttl = cfg->max_stale_ttl,
+		.harden_below_nxdomain = cfg->harden_below_nxdomain,
 	};
 	ctx->cache = cache_create(&co);
 	ctx->servers = upstream_servers_create();

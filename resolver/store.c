@@ -5,8 +5,11 @@
  * below `zone`; everything else is dropped (cache poisoning defence). Glue
  * outside the zone is dropped too unless harden-glue is off.
  * Credibility (RFC 2181 §5.4.1): AA answers rank above non-AA answers,
- * authority data above glue; cache/ refuses to overwrite fresh data with
- * lower-ranked data. A negative answer (RFC 2308) is stored with the SOA
+ * authority data above glue. This file only says which rank each record
+ * has; whether it may replace what the cache holds is decided in one place,
+ * cache_rank_may_replace() (cache/): a fresh entry only gives way to
+ * strictly more trusted data or an authoritative answer, and a delegation
+ * re-sent by the child does not outlive the TTL the parent gave. A negative answer (RFC 2308) is stored with the SOA
  * that vouches for it.
  *
  * It does not judge the reply: which class it is (classify.c), whether it
