@@ -111,7 +111,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.nacl, 2);
 	assert_string_equal(cfg.root_hints, "");
 	assert_true(cfg.do_ip4 && cfg.do_ip6 && cfg.do_not_query_localhost);
-	assert_true(cfg.qname_minimisation && cfg.harden_glue);
+	assert_true(cfg.qname_minimisation && cfg.harden_glue && cfg.harden_below_nxdomain);
 	assert_int_equal(cfg.edns_buffer_size, 1232);
 	assert_int_equal(cfg.outgoing4.ss_family, AF_UNSPEC);
 	assert_int_equal(cfg.outgoing6.ss_family, AF_UNSPEC);
@@ -148,6 +148,7 @@ static void test_every_key(void **state)
 				    "do-not-query-localhost: no\n"
 				    "qname-minimisation: no\n"
 				    "harden-glue: no\n"
+				    "harden-below-nxdomain: no\n"
 				    "edns-buffer-size: 4096\n"
 				    "outgoing-interface: 192.0.2.7\n"
 				    "outgoing-interface: 2001:db8::7\n"
@@ -174,6 +175,7 @@ static void test_every_key(void **state)
 	assert_false(cfg.do_not_query_localhost);
 	assert_false(cfg.qname_minimisation);
 	assert_false(cfg.harden_glue);
+	assert_false(cfg.harden_below_nxdomain);
 	assert_int_equal(cfg.edns_buffer_size, 4096);
 	expect_addr(&cfg.outgoing4, "192.0.2.7", 0);
 	expect_addr(&cfg.outgoing6, "2001:db8::7", 0);
