@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon/client_udp.h"
 #include "daemon/context.h"
 #include "daemon/control.h"
 #include "cache/cache.h"
@@ -102,6 +103,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_pauses", RS(tcp_write_pauses)},
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
+		{"udp.send_drops", client_udp_send_drops()},
 		{"cache.entries", cs.entries},
 		{"cache.bytes", cs.bytes},
 		{"cache.lookups", cs.lookups},
