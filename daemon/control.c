@@ -104,6 +104,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
 		{"udp.send_drops", client_udp_send_drops()},
+		{"requests.jostled", RS(tasks_jostled)},
+		{"requests.dropped", RS(tasks_dropped)},
 		{"cache.entries", cs.entries},
 		{"cache.bytes", cs.bytes},
 		{"cache.lookups", cs.lookups},
