@@ -39,14 +39,15 @@ struct client_tcp {
 	uint8_t *buf; /* bytes read, not yet handed on (a partial message, or whole
 			 ones waiting while reading is paused) */
 	size_t len, cap;
-	unsigned holds;		/* answers owed: tasks and waiters holding this connection */
-	unsigned writes;	/* answers handed to uv_write, not yet completed */
-	uint64_t partial_since; /* uv_now when the incomplete message at buf began */
-	uint64_t stalled_since; /* uv_now when the write queue went over its cap */
+	unsigned holds;		 /* answers owed: tasks and waiters holding this connection */
+	unsigned writes;	 /* answers handed to uv_write, not yet completed */
+	uint64_t partial_since;	 /* uv_now when the incomplete message at buf began */
+	uint64_t write_progress; /* uv_now when an answer last left, or the queue began */
 	int handles_open;
 	bool closing;
 	bool reading;
 	bool partial; /* buf starts with an incomplete message we wait for */
+	bool queued;  /* libuv holds answer bytes the kernel has not taken */
 	bool stalled; /* write queue over CLIENT_TCP_MAX_WRITE_QUEUE */
 	bool framing; /* inside conn_frame(): a release must not re-enter it */
 };
@@ -102,13 +103,17 @@ static size_t conn_write_queue(const struct client_tcp *c)
 	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->handle);
 }
 
-/* Notes when the write queue goes over its cap and when it is back under. */
-static void conn_note_write_queue(struct client_tcp *c)
+/* Notes whether answers wait in libuv's queue (since when, or since the
+ * last one left: `progress`) and when the queue goes over its cap. */
+static void conn_note_write_queue(struct client_tcp *c, bool progress)
 {
-	bool over = conn_write_queue(c) > CLIENT_TCP_MAX_WRITE_QUEUE;
+	size_t queued = conn_write_queue(c);
+	if (progress || (queued > 0 && !c->queued))
+		c->write_progress = uv_now(c->srv->loop);
+	c->queued = queued > 0;
+	bool over = queued > CLIENT_TCP_MAX_WRITE_QUEUE;
 	if (over && !c->stalled) {
 		/* No more queries are read until it drains (conn_pause_reason). */
-		c->stalled_since = uv_now(c->srv->loop);
 		STAT_ADD(c->srv, tcp_write_pauses);
 		log_debug(LOG_DAEMON, "TCP client's answers queue up, reading paused");
 	}
@@ -209,7 +214,9 @@ static void on_idle(uv_timer_t *timer)
 		STAT_ADD(srv, tcp_partial_timeouts);
 		log_debug(LOG_DAEMON, "TCP client left a message incomplete, closing");
 		conn_close(c);
-	} else if (c->stalled && now - c->stalled_since >= limit) {
+	} else if (c->queued && now - c->write_progress >= limit) {
+		/* Answers wait and none has left for the idle timeout: the
+		 * client does not read (whether or not the queue is at its cap). */
 		STAT_ADD(srv, tcp_write_stall_closes);
 		log_debug(LOG_DAEMON, "TCP client does not read its answers, closing");
 		conn_close(c);
@@ -352,7 +359,7 @@ static void on_written(uv_write_t *req, int status)
 	c->writes--;
 	if (c->closing)
 		return;
-	conn_note_write_queue(c);
+	conn_note_write_queue(c, true);
 	/* Below the caps again: whole messages waiting in buf go first. */
 	if (!c->framing && !conn_pause_reason(c))
 		conn_frame(c);
@@ -378,7 +385,7 @@ static void tcp_send(const struct client *client, const uint8_t *msg, size_t len
 		return;
 	}
 	c->writes++;
-	conn_note_write_queue(c);
+	conn_note_write_queue(c, false);
 }
 
 static uint16_t tcp_size_limit(const struct client *client, const struct dns_query_view *q)

@@ -32,8 +32,9 @@ struct task_env;
  * errors count as well as resolutions (RFC 7766 §6.2.1.1 allows a cap). */
 #define CLIENT_TCP_MAX_PIPELINE 64
 /* Answer bytes libuv still queues for one connection (not yet taken by the
- * kernel): a client that does not read is not read from either, and one
- * whose queue stays over this for tcp-idle-timeout is closed. */
+ * kernel): over this, a client that does not read is not read from either.
+ * A connection whose queued answers make no progress (none leaves) for
+ * tcp-idle-timeout is closed, at the cap or below it. */
 #define CLIENT_TCP_MAX_WRITE_QUEUE (32 * 1024)
 
 struct client_tcp_opts {
