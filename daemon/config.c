@@ -265,6 +265,9 @@ void config_defaults(struct config *cfg)
 	cfg->num_threads = 0;
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->tcp_max_connections = 256;
+	cfg->tcp_per_address = 16;
+	cfg->queries_per_thread = 1024;
+	cfg->jostle_timeout_ms = 200;
 
 	for (i = 0; i < sizeof(acl) / sizeof(acl[0]); i++) {
 		struct config_acl *a = &cfg->acl[cfg->nacl++];
@@ -653,6 +656,9 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("threads", KEY_UNSIGNED, num_threads, 0, 1024),
 	KEY_PLAIN("tcp-idle-timeout", KEY_UNSIGNED, tcp_idle_timeout_ms, 1, 3600000),
 	KEY_PLAIN("incoming-num-tcp", KEY_UNSIGNED, tcp_max_connections, 1, 65535),
+	KEY_PLAIN("tcp-connections-per-address", KEY_UNSIGNED, tcp_per_address, 0, 65535),
+	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
+	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
 	KEY_CALL("access-control", key_access_control),
 	KEY_CALL("root-hints", key_root_hints),
 	KEY_PLAIN("do-ip4", KEY_BOOL, do_ip4, 0, 0),

@@ -56,6 +56,9 @@ struct config {
 	unsigned num_threads;	      /* 0 = number of CPUs */
 	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
 	unsigned tcp_max_connections; /* per worker (default 256) */
+	unsigned queries_per_thread;  /* num-queries-per-thread: resolutions per worker (1024) */
+	unsigned jostle_timeout_ms;   /* jostle-timeout: age before one may be ended (200) */
+	unsigned tcp_per_address;     /* tcp-connections-per-address, per worker (16; 0 = no cap) */
 
 	/* access control; longest prefix wins; default: only localhost allowed */
 	struct config_acl acl[CONFIG_MAX_ACL];

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon/client_udp.h"
 #include "daemon/context.h"
 #include "daemon/control.h"
 #include "cache/cache.h"
@@ -95,6 +96,16 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"guard.rescued", RS(guard_rescued)},
 		{"guard.holds", RS(guard_holds)},
 		{"guard.accepts", RS(guard_accepts)},
+		{"tcp.refused_max_connections", RS(tcp_refused_max_conns)},
+		{"tcp.refused_per_address", RS(tcp_refused_per_addr)},
+		{"tcp.denied", RS(tcp_denied)},
+		{"tcp.pipeline_pauses", RS(tcp_pipeline_pauses)},
+		{"tcp.write_pauses", RS(tcp_write_pauses)},
+		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
+		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
+		{"udp.send_drops", client_udp_send_drops()},
+		{"requests.jostled", RS(tasks_jostled)},
+		{"requests.dropped", RS(tasks_dropped)},
 		{"cache.entries", cs.entries},
 		{"cache.bytes", cs.bytes},
 		{"cache.lookups", cs.lookups},
