@@ -141,6 +141,9 @@ static void test_every_key(void **state)
 				    "num-threads: 4\n"
 				    "tcp-idle-timeout: 3000\n"
 				    "incoming-num-tcp: 100\n"
+				    "tcp-connections-per-address: 4\n"
+				    "num-queries-per-thread: 300\n"
+				    "jostle-timeout: 50\n"
 				    "access-control: 10.0.0.0/8 allow\n"
 				    "root-hints: /etc/holdfast/root.hints\n"
 				    "do-ip4: yes\n"
@@ -166,6 +169,9 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.num_threads, 4);
 	assert_int_equal(cfg.tcp_idle_timeout_ms, 3000);
 	assert_int_equal(cfg.tcp_max_connections, 100);
+	assert_int_equal(cfg.tcp_per_address, 4);
+	assert_int_equal(cfg.queries_per_thread, 300);
+	assert_int_equal(cfg.jostle_timeout_ms, 50);
 	assert_int_equal(cfg.nacl, 1);
 	assert_int_equal(cfg.acl[0].prefix, 8);
 	assert_int_equal(cfg.acl[0].action, CONFIG_ACL_ALLOW);
@@ -255,6 +261,7 @@ static void test_bad_values(void **state)
 
 	expect_error("do-ip4: maybe\n", 1, "bad boolean 'maybe' for 'do-ip4'");
 	expect_error("harden-glue: 1\n", 1, "bad boolean");
+	expect_error("num-queries-per-thread: 0\n", 1, "");
 	expect_error("num-threads: four\n", 1, "bad number 'four' for 'num-threads'");
 	expect_error("num-threads: -1\n", 1, "bad number");
 	expect_error("num-threads: 4x\n", 1, "bad number");
