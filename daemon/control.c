@@ -154,7 +154,10 @@ int control_parse_line(const char *buf, size_t len, struct control_line *out)
 	/* l < CONTROL_LINE_MAX: the newline is within the first CONTROL_LINE_MAX bytes */
 	for (size_t i = 0; i < l; i++) {
 		unsigned char ch = (unsigned char)buf[i];
-		out->word[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+
+		out->word[i] = '?';
+		if (ch >= 0x20 && ch < 0x7f)
+			out->word[i] = buf[i];
 	}
 	out->word[l] = '\0';
 	out->consumed = (size_t)(nl - buf) + 1;
