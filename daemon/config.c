@@ -820,21 +820,26 @@ static int parser_finish(struct parser *p)
 	return 0;
 }
 
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len, char *err,
+		      size_t errlen)
 {
-	struct parser p = {.file = path, .err = err, .errlen = errlen};
-	char *line = NULL;
-	size_t cap = 0;
+	struct parser p = {.file = name, .err = err, .errlen = errlen};
 	int ret = -1;
-	FILE *fp;
+	char *buf;
 	size_t i;
 
 	if (err && errlen)
 		err[0] = '\0';
 	p.cfg = malloc(sizeof(*p.cfg));
-	if (!p.cfg)
-		return parser_fail(&p, "out of memory");
+	buf = malloc(len + 1); /* parser_line() edits its line in place */
+	if (!p.cfg || !buf) {
+		parser_fail(&p, "out of memory");
+		goto out_free;
+	}
 	memcpy(p.cfg, cfg, sizeof(*cfg)); /* padding too: callers may memcmp */
+	if (len)
+		memcpy(buf, text, len);
+	buf[len] = '\0';
 	/*
 	 * Listeners inherited from the defaults (or an earlier file) that use
 	 * the default port follow a `port:` line in this file too.
@@ -844,41 +849,69 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 			util_sockaddr_port((const struct sockaddr *)&cfg->listen[i].addr) !=
 			cfg->port;
 
-	fp = fopen(path, "r");
-	if (!fp) {
-		parser_fail(&p, "cannot open: %s", strerror(errno));
-		goto out_free_cfg;
-	}
-	for (;;) {
-		ssize_t n;
+	for (size_t off = 0; off < len;) {
+		char *line = buf + off;
+		char *nl = memchr(line, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - line) : len - off;
 
-		errno = 0;
-		n = getline(&line, &cap, fp);
-		if (n < 0)
-			break;
+		off += n + (nl ? 1 : 0);
+		line[n] = '\0';
 		p.line++;
-		if ((size_t)n != strlen(line)) {
+		if (strlen(line) != n) {
 			parser_fail(&p, "NUL byte in line");
-			goto out_close;
+			goto out_free;
 		}
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		while (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if (parser_line(&p, line))
-			goto out_close;
+			goto out_free;
+	}
+	if (parser_finish(&p))
+		goto out_free;
+	memcpy(cfg, p.cfg, sizeof(*cfg));
+	ret = 0;
+out_free:
+	free(buf);
+	free(p.cfg);
+	return ret;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct parser p = {.file = path, .err = err, .errlen = errlen};
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int ret = -1;
+	FILE *fp;
+
+	if (err && errlen)
+		err[0] = '\0';
+	fp = fopen(path, "r");
+	if (!fp)
+		return parser_fail(&p, "cannot open: %s", strerror(errno));
+	for (;;) {
+		if (cap - len < 4096) {
+			char *nt = realloc(text, cap + 65536);
+			if (!nt) {
+				parser_fail(&p, "out of memory");
+				goto out_close;
+			}
+			text = nt;
+			cap += 65536;
+		}
+		errno = 0;
+		size_t n = fread(text + len, 1, cap - len, fp);
+		len += n;
+		if (n == 0)
+			break;
 	}
 	if (ferror(fp)) {
-		p.line = 0;
 		parser_fail(&p, "read error: %s", strerror(errno ? errno : EIO));
 		goto out_close;
 	}
-	if (parser_finish(&p))
-		goto out_close;
-	memcpy(cfg, p.cfg, sizeof(*cfg));
-	ret = 0;
+	ret = config_parse_text(cfg, path, text, len, err, errlen);
 out_close:
 	fclose(fp);
-	free(line);
-out_free_cfg:
-	free(p.cfg);
+	free(text);
 	return ret;
 }

@@ -113,6 +113,13 @@ void config_defaults(struct config *cfg);
  * The first `interface:` line replaces the default listen set; later ones add.
  */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+/*
+ * The same reader over `len` bytes of text in memory (need not be
+ * NUL-terminated); `name` stands for the file in messages. Opens no file:
+ * the config has no include. config_load_file() reads the file and calls it.
+ */
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len, char *err,
+		      size_t errlen);
 
 /* Parses "ADDR[@PORT]" (IPv4 or IPv6, port default `default_port`). 0 or -1. */
 int config_parse_addr_port(const char *s, uint16_t default_port, struct sockaddr_storage *out);
