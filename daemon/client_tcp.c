@@ -25,6 +25,7 @@
 #include "daemon/client.h"
 #include "daemon/config.h"
 #include "daemon/task.h"
+#include "daemon/tcp_framing.h"
 #include "dns/dns.h"
 #include "resolver/resolver.h"
 #include "util/log.h"
@@ -164,22 +165,21 @@ static void conn_frame(struct client_tcp *c)
 	size_t off = 0;
 	c->framing = true;
 	while (!c->closing && !conn_pause_reason(c)) {
-		if (c->len - off < 2)
-			break;
-		size_t mlen = ((size_t)c->buf[off] << 8) | c->buf[off + 1];
-		if (mlen == 0) {
-			conn_close(c);
+		size_t mlen;
+		int whole = tcp_framing_next(c->buf + off, c->len - off, &mlen);
+		if (whole < 0) {
+			conn_close(c); /* a zero length: not DNS */
 			break;
 		}
-		if (c->len - off < 2 + mlen)
+		if (whole == 0)
 			break;
 		/* A whole message: the connection is not idle. */
 		uv_timer_again(&c->idle);
 		c->partial = false;
 		struct client client;
 		conn_client(c, &client);
-		task_handle_query(c->srv->tasks, c->buf + off + 2, mlen, &client);
-		off += 2 + mlen;
+		task_handle_query(c->srv->tasks, c->buf + off + TCP_FRAMING_PREFIX, mlen, &client);
+		off += TCP_FRAMING_PREFIX + mlen;
 	}
 	c->framing = false;
 	if (c->closing)
@@ -190,7 +190,8 @@ static void conn_frame(struct client_tcp *c)
 	}
 	/* What is left is an incomplete message unless it is whole ones held
 	 * back by a cap. */
-	bool incomplete = c->len < 2 || c->len < 2 + (((size_t)c->buf[0] << 8) | c->buf[1]);
+	size_t next_len;
+	bool incomplete = tcp_framing_next(c->buf, c->len, &next_len) == 0;
 	if (c->len > 0 && incomplete) {
 		if (!c->partial) {
 			c->partial = true;
