@@ -51,7 +51,7 @@ static enum control_cmd reference_cmd(const uint8_t *line, size_t l)
 static int parse_copy(const uint8_t *data, size_t size, struct control_line *line)
 {
 	/* An exact-size copy, so ASan sees any read past the bytes received. */
-	char *buf = malloc(size ? size : 1);
+	char *buf = calloc(size ? size : 1, 1);
 	int r;
 
 	CHECK(buf);
