@@ -95,6 +95,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"guard.rescued", RS(guard_rescued)},
 		{"guard.holds", RS(guard_holds)},
 		{"guard.accepts", RS(guard_accepts)},
+		{"scrubbed", RS(scrubbed)},
 		{"cache.entries", cs.entries},
 		{"cache.bytes", cs.bytes},
 		{"cache.lookups", cs.lookups},

@@ -93,6 +93,7 @@ struct resolver_stats {
 	atomic_uint_fast64_t guard_rescued;	 /* another server had the data */
 	atomic_uint_fast64_t guard_holds;	 /* answered the last good data instead */
 	atomic_uint_fast64_t guard_accepts;	 /* emptiness believed after the hold */
+	atomic_uint_fast64_t scrubbed;		 /* reply records dropped by scrub.c */
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */
