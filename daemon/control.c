@@ -93,6 +93,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"guard.rescued", RS(guard_rescued)},
 		{"guard.holds", RS(guard_holds)},
 		{"guard.accepts", RS(guard_accepts)},
+		{"scrubbed", RS(scrubbed)},
 		{"tcp.refused_max_connections", RS(tcp_refused_max_conns)},
 		{"tcp.refused_per_address", RS(tcp_refused_per_addr)},
 		{"tcp.denied", RS(tcp_denied)},

@@ -93,6 +93,7 @@ struct resolver_stats {
 	atomic_uint_fast64_t guard_rescued;	 /* another server had the data */
 	atomic_uint_fast64_t guard_holds;	 /* answered the last good data instead */
 	atomic_uint_fast64_t guard_accepts;	 /* emptiness believed after the hold */
+	atomic_uint_fast64_t scrubbed;		 /* reply records dropped by scrub.c */
 	/* Client TCP limits (daemon/client_tcp.c): connections closed at accept
 	 * for incoming-num-tcp, tcp-connections-per-address and access-control
 	 * deny; reads paused at the pipelining and write-queue caps; connections

@@ -1,6 +1,7 @@
 /*
  * store — what of a response goes into the cache, and with what trust.
  *
+ * What reaches it was cut down by scrub.c to what answers the question.
  * Bailiwick: a server asked as `zone` may only tell us about names at or
  * below `zone`; everything else is dropped (cache poisoning defence). Glue
  * outside the zone is dropped too unless harden-glue is off.
@@ -52,7 +53,7 @@ static void store_section(const struct resolver_env *env, const ldns_rr_list *se
 		} else {
 			if (type != LDNS_RR_TYPE_A && type != LDNS_RR_TYPE_AAAA)
 				continue;
-			if (!in_zone && env->opts->harden_glue)
+			if (!scrub_glue_in_bailiwick(owner, zone, env->opts->harden_glue))
 				continue;
 			rank = CACHE_RANK_GLUE;
 		}
