@@ -41,7 +41,7 @@ ARGS ?=
 
 TEST_LEGS = format-check layering tidy test-release test-clang test-asan test-tsan test-fuzz
 # The unit tests that start threads on the cache and the upstream tables.
-TSAN_TESTS = cache/cache upstream/servers upstream/health upstream/budget
+TSAN_TESTS = cache/cache upstream/servers upstream/health upstream/budget daemon/control
 empty :=
 space := $(empty) $(empty)
 

@@ -87,6 +87,7 @@ int cache_answer_get(struct cache *cache, const uint8_t *qname, size_t qname_len
 	struct cache_entry *e = cache_find_entry(cache, &key, now);
 	if (!e || e->kind != CACHE_KIND_ANSWER || now >= e->expire_at)
 		goto out;
+	cache_entry_touch(e);
 	const uint8_t *p = e->data + e->name_len;
 	uint16_t nttl;
 	memcpy(&nttl, p, 2);

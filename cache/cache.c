@@ -161,10 +161,28 @@ static void shard_evict(struct cache_shard *sh, uint64_t now)
 	pthread_mutex_unlock(&sh->evict_lock);
 }
 
+bool cache_rank_may_replace(enum cache_rank held, enum cache_rank incoming)
+{
+	/* RFC 2181 §5.4.1: data replaces cached data of lower credibility, and
+	 * an authoritative answer replaces cached non-answer data; the same
+	 * referral or glue again is no reason to replace anything. */
+	return incoming > held || incoming == CACHE_RANK_ANSWER_AUTH;
+}
+
+/* An NS RRset: a delegation, whose lifetime only its first source sets. */
+static bool is_delegation(const struct cache_entry *e)
+{
+	return e->kind == CACHE_KIND_RRSET && e->slot == LDNS_RR_TYPE_NS;
+}
+
 /*
  * Publishes `e` (whose times, kind and rank are set) in its slot, unless the
- * slot holds a fresh entry of a higher rank (RFC 2181 §5.4.1). Takes
- * ownership of `e`. 0 stored, 1 kept the existing entry.
+ * slot holds a fresh entry that `e` may not replace (cache_rank_may_replace).
+ * An NS RRset replacing a fresh one keeps the old expiry: the child (or
+ * anyone) re-sending a delegation, at the same or a higher rank, never
+ * extends it, so when the TTL the parent gave ends the parent is asked again
+ * (ghost domains, CVE-2012-1033; Unbound does not refresh an equal NS set
+ * either). Takes ownership of `e`. 0 stored, 1 kept the existing entry.
  *
  * Lock-free check-and-replace: cds_lfht_replace() fails if the entry we
  * judged was replaced or removed meanwhile, and add_unique() fails if
@@ -206,7 +224,9 @@ static int cache_insert(struct cache *cache, struct cache_entry *e, uint64_t now
 		if (node) {
 			struct cache_entry *old = caa_container_of(node, struct cache_entry, node);
 
-			if (now < old->expire_at && old->rank > e->rank) {
+			if (now < old->expire_at &&
+			    !cache_rank_may_replace((enum cache_rank)old->rank,
+						    (enum cache_rank)e->rank)) {
 				rcu_read_unlock();
 				atomic_fetch_sub_explicit(&sh->bytes, e->bytes,
 							  memory_order_relaxed);
@@ -214,6 +234,9 @@ static int cache_insert(struct cache *cache, struct cache_entry *e, uint64_t now
 				cache_entry_free(e);
 				return 1;
 			}
+			if (now < old->expire_at && is_delegation(old) && is_delegation(e) &&
+			    e->expire_at > old->expire_at)
+				e->expire_at = old->expire_at; /* no ghost domains */
 			if (cds_lfht_replace(sh->ht, &iter, (unsigned long)key.hash,
 					     cache_key_match, &key, &e->node) != 0)
 				continue;
@@ -258,6 +281,7 @@ void cache_opts_init(struct cache_opts *opts)
 	opts->max_ttl = CACHE_DEFAULT_MAX_TTL;
 	opts->max_negative_ttl = CACHE_DEFAULT_MAX_NEGATIVE_TTL;
 	opts->max_stale_ttl = CACHE_DEFAULT_MAX_STALE_TTL;
+	opts->harden_below_nxdomain = true;
 }
 
 struct cache *cache_create(const struct cache_opts *opts)
@@ -533,6 +557,30 @@ static struct cache_entry *shard_find(struct cache *cache, const struct cache_ke
 	return e;
 }
 
+/*
+ * Of a name's type entry `te` and NXDOMAIN entry `ne` (either may be NULL),
+ * the one a lookup believes. The later store describes the name's current
+ * state, but only if it could have replaced the earlier one: a fresh entry
+ * keeps winning against later, less trustworthy data, as within one slot
+ * (a non-authoritative NXDOMAIN does not hide an authoritative answer, nor
+ * glue an authoritative NXDOMAIN). Once the earlier one expires, the later
+ * one wins, as a store would have replaced it then.
+ */
+static struct cache_entry *pick_entry(const struct cache *cache, struct cache_entry *te,
+				      struct cache_entry *ne, uint64_t now)
+{
+	struct cache_entry *later, *earlier;
+
+	if (!te || !ne)
+		return te ? te : ne;
+	later = ne->seq > te->seq ? ne : te;
+	earlier = later == ne ? te : ne;
+	if (entry_state(cache, earlier, now) == ENTRY_FRESH &&
+	    !cache_rank_may_replace((enum cache_rank)earlier->rank, (enum cache_rank)later->rank))
+		return earlier;
+	return later;
+}
+
 enum cache_status cache_lookup(struct cache *cache, const ldns_rdf *name, uint16_t type,
 			       uint64_t now, struct cache_result *out)
 {
@@ -555,10 +603,7 @@ enum cache_status cache_lookup(struct cache *cache, const ldns_rdf *name, uint16
 	rcu_read_lock();
 	te = shard_find(cache, &tkey, now);
 	ne = shard_find(cache, &nkey, now);
-	/* Both live: the later store describes the name's current state. */
-	e = te;
-	if (ne && (!te || ne->seq > te->seq))
-		e = ne;
+	e = pick_entry(cache, te, ne, now);
 	if (!e)
 		goto out_miss;
 
@@ -572,8 +617,7 @@ enum cache_status cache_lookup(struct cache *cache, const ldns_rdf *name, uint16
 		status = CACHE_STALE;
 		stale_for = (uint32_t)(now - e->expire_at);
 	}
-	if (!atomic_load_explicit(&e->referenced, memory_order_relaxed))
-		atomic_store_explicit(&e->referenced, true, memory_order_relaxed);
+	cache_entry_touch(e);
 	if (out) {
 		out->rrs = cache_entry_decode(e, ttl);
 		if (!out->rrs)
@@ -592,6 +636,73 @@ out_miss:
 	rcu_read_unlock();
 	counter_inc(&sh->misses);
 	return CACHE_MISS;
+}
+
+/*
+ * RFC 8020 §2: the closest ancestor of `name` (the root excluded) with a
+ * fresh authoritative NXDOMAIN entry, into `out` (may be NULL). The walk
+ * moves one label per step over the wire name, so it takes at most as many
+ * lookups as the name has labels (127).
+ */
+static bool nxdomain_above(struct cache *cache, const ldns_rdf *name, uint64_t now,
+			   struct cache_result *out)
+{
+	const uint8_t *wire = ldns_rdf_data(name);
+	size_t len = ldns_rdf_size(name), off = 0;
+	bool found = false;
+
+	if (ldns_rdf_get_type(name) != LDNS_RDF_TYPE_DNAME || len < 1 || len > CACHE_NAME_MAX)
+		return false;
+	rcu_read_lock();
+	while (!found && off < len && wire[off] != 0) {
+		struct cache_key key;
+		struct cache_entry *e;
+		uint32_t ttl;
+
+		off += 1u + wire[off];
+		if (off >= len || wire[off] == 0)
+			break; /* at the root: a name that does not exist is not "." */
+		if (cache_key_init_wire(&key, &cache->seed, wire + off, len - off,
+					CACHE_SLOT_NXDOMAIN) != 0)
+			break;
+		e = shard_find(cache, &key, now);
+		if (!e || entry_state(cache, e, now) != ENTRY_FRESH ||
+		    e->rank < CACHE_RANK_AUTHORITY_AUTH)
+			continue;
+		ttl = (uint32_t)(e->expire_at - now);
+		if (ttl > e->orig_ttl)
+			ttl = e->orig_ttl;
+		if (out) {
+			memset(out, 0, sizeof(*out));
+			out->rrs = cache_entry_decode(e, ttl);
+			if (!out->rrs)
+				break; /* ENOMEM: ask instead */
+			out->kind = CACHE_KIND_NXDOMAIN;
+			out->rank = (enum cache_rank)e->rank;
+			out->ttl = ttl;
+			out->orig_ttl = e->orig_ttl;
+		}
+		found = true;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+enum cache_status cache_lookup_question(struct cache *cache, const ldns_rdf *name, uint16_t type,
+					uint64_t now, struct cache_result *out)
+{
+	struct cache_result above;
+	enum cache_status st = cache_lookup(cache, name, type, now, out);
+
+	if (st == CACHE_FRESH || !cache || !cache->opts.harden_below_nxdomain || !name)
+		return st;
+	if (!nxdomain_above(cache, name, now, out ? &above : NULL))
+		return st;
+	if (out) {
+		cache_result_clear(out);
+		*out = above;
+	}
+	return CACHE_FRESH;
 }
 
 void cache_result_clear(struct cache_result *res)

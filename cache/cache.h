@@ -17,8 +17,14 @@
  * past expiry, then dropped lazily (on lookup or when a shard is over its
  * memory share).
  *
- * Credibility (RFC 2181 §5.4.1): a fresh entry is only replaced by data of
- * the same or a higher rank; an expired one by anything.
+ * Credibility (RFC 2181 §5.4.1): a fresh entry is only replaced by strictly
+ * more trustworthy data, or by an authoritative answer for the same name and
+ * type (cache_rank_may_replace(), the one place this is decided); an expired
+ * one by anything. The same rule settles which of a name's NXDOMAIN entry
+ * and its type's entry a lookup believes. A delegation (an NS RRset) that
+ * replaces a fresh one keeps the old expiry: whoever re-sends it cannot
+ * stretch its life past what the first source gave (ghost domains,
+ * CVE-2012-1033).
  */
 #pragma once
 #include <stdbool.h>
@@ -34,6 +40,8 @@ struct cache_opts {
 	uint32_t max_ttl;	   /* cache-max-ttl (default 86400) */
 	uint32_t max_negative_ttl; /* cache-max-negative-ttl (default 3600) */
 	uint32_t max_stale_ttl;	   /* keep expired data this long (default 86400) */
+	/* harden-below-nxdomain (RFC 8020, default on): see cache_lookup_question(). */
+	bool harden_below_nxdomain;
 };
 
 /* RFC 2181 §5.4.1 trust ranking, lowest first. */
@@ -45,6 +53,19 @@ enum cache_rank {
 	CACHE_RANK_AUTHORITY_AUTH = 4,	  /* AA authority section (SOA of negatives) */
 	CACHE_RANK_ANSWER_AUTH = 5,	  /* AA answer section */
 };
+
+/*
+ * May data of rank `incoming` replace a FRESH entry of rank `held` (for the
+ * same name and slot, or shadow the other of a name's NXDOMAIN and type
+ * entries)? Only strictly more trustworthy data may, or an authoritative
+ * answer (CACHE_RANK_ANSWER_AUTH: the zone's own servers answering for that
+ * name and type) over another. So nothing from an authority or additional
+ * section, nor any non-authoritative answer, displaces an authoritative
+ * answer, and the same referral or glue re-sent does not refresh itself.
+ * The only trust comparison of the cache; expired entries are replaced by
+ * anything (the caller checks freshness).
+ */
+bool cache_rank_may_replace(enum cache_rank held, enum cache_rank incoming);
 
 enum cache_kind {
 	CACHE_KIND_RRSET = 1, /* a positive RRset */
@@ -109,12 +130,25 @@ int cache_put_negative(struct cache *cache, const ldns_rdf *name, uint16_t type,
 
 /*
  * Looks up (name, type): a positive RRset or a NODATA entry for the type, or
- * an NXDOMAIN entry for the name; when both a type entry and an NXDOMAIN
- * entry exist the one stored later wins. `out` may be NULL (existence
- * check); otherwise on FRESH/STALE the caller owns out->rrs.
+ * an NXDOMAIN entry for the name. When both a type entry and an NXDOMAIN
+ * entry exist, the one stored later wins unless the earlier one is still
+ * fresh and the later one could not have replaced it
+ * (cache_rank_may_replace()). `out` may be NULL (existence check); otherwise
+ * on FRESH/STALE the caller owns out->rrs.
  */
 enum cache_status cache_lookup(struct cache *cache, const ldns_rdf *name, uint16_t type,
 			       uint64_t now, struct cache_result *out);
+
+/*
+ * cache_lookup() for a question the resolver is about to answer. With
+ * harden_below_nxdomain, when (name, type) has no fresh entry, a fresh
+ * authoritative (rank >= CACHE_RANK_AUTHORITY_AUTH) NXDOMAIN of an ancestor
+ * answers for it (RFC 8020 §2: nothing exists below a name that does not
+ * exist): FRESH, kind NXDOMAIN, the ancestor's SOA. The walk goes up one
+ * label at a time and stops below the root: at most 127 lookups.
+ */
+enum cache_status cache_lookup_question(struct cache *cache, const ldns_rdf *name, uint16_t type,
+					uint64_t now, struct cache_result *out);
 
 /* Frees out->rrs; NULL-safe. */
 void cache_result_clear(struct cache_result *res);

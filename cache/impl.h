@@ -66,6 +66,18 @@ struct cache_entry {
 };
 
 /*
+ * A lookup used `e`: it gets a second chance when the shard evicts. Every
+ * path that serves an entry calls this, the wire fast path included, or a
+ * flood of unique names would evict the popular entries first. Relaxed and
+ * written only when clear, so hot entries do not bounce a cache line.
+ */
+static inline void cache_entry_touch(struct cache_entry *e)
+{
+	if (!atomic_load_explicit(&e->referenced, memory_order_relaxed))
+		atomic_store_explicit(&e->referenced, true, memory_order_relaxed);
+}
+
+/*
  * ThreadSanitizer and liburcu. The library is not instrumented, so TSan
  * sees neither the ordering of an entry's publication nor the grace period
  * before its reclamation, and would report both as races. Under TSan these

@@ -1,17 +1,21 @@
 /*
  * client_tcp — client TCP connections (RFC 7766): 2-byte length framing,
  * several queries per connection answered out of order as they finish
- * (pipelining), an idle timeout, a cap on connections per worker and on
- * queries in flight per connection (reading pauses at the cap: back
- * pressure instead of an unbounded queue). Each framed query goes to
- * task.c with the connection as its client (client.h); the answer comes
+ * (pipelining), and what one connection may spend: an idle timeout counted
+ * from the last whole message (partial bytes do not extend it), a deadline
+ * for a message left incomplete (slowloris), caps on connections per worker
+ * and per source address, the ACL applied at accept (deny closes at once),
+ * a cap on queries in flight and one on answer bytes queued (reading pauses
+ * at either: back pressure instead of an unbounded queue; a queue that stays
+ * full past the idle timeout closes the connection). Each framed query goes
+ * to task.c with the connection as its client (client.h); the answer comes
  * back through client_send() and leaves length-framed.
  *
- * Lifetime: a connection counts the answers it is owed (holds, which are
- * also the queries in flight of the pipelining cap). It is freed when both
- * its handles are closed and the count is zero: a task whose connection
- * closed finishes its resolution and its send is a no-op. Does not parse
- * or write DNS messages.
+ * Lifetime: a connection counts the answers it is owed (holds). It is freed
+ * when both its handles are closed and the count is zero: a task whose
+ * connection closed finishes its resolution and its send is a no-op. Does
+ * not parse or write DNS messages (an ACL refuse is answered REFUSED by
+ * task.c, query by query).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -19,24 +23,34 @@
 
 #include "daemon/client_tcp.h"
 #include "daemon/client.h"
+#include "daemon/config.h"
 #include "daemon/task.h"
+#include "daemon/tcp_framing.h"
 #include "dns/dns.h"
+#include "resolver/resolver.h"
 #include "util/log.h"
-
-#define TCP_MAX_PIPELINE 64 /* queries in flight per connection */
+#include "util/sockaddr.h"
 
 struct client_tcp {
 	struct client_tcp *prev, *next; /* the server's list, until the handles close */
 	struct client_tcp_server *srv;
 	uv_tcp_t handle;
-	uv_timer_t idle;
+	uv_timer_t idle; /* ticks every tcp-idle-timeout; restarted by each whole message */
 	struct sockaddr_storage peer;
-	uint8_t *buf; /* bytes read, not yet a whole message */
+	uint8_t *buf; /* bytes read, not yet handed on (a partial message, or whole
+			 ones waiting while reading is paused) */
 	size_t len, cap;
-	unsigned holds; /* answers owed: tasks and waiters holding this connection */
+	unsigned holds;		 /* answers owed: tasks and waiters holding this connection */
+	unsigned writes;	 /* answers handed to uv_write, not yet completed */
+	uint64_t partial_since;	 /* uv_now when the incomplete message at buf began */
+	uint64_t write_progress; /* uv_now when an answer last left, or the queue began */
 	int handles_open;
 	bool closing;
 	bool reading;
+	bool partial; /* buf starts with an incomplete message we wait for */
+	bool queued;  /* libuv holds answer bytes the kernel has not taken */
+	bool stalled; /* write queue over CLIENT_TCP_MAX_WRITE_QUEUE */
+	bool framing; /* inside conn_frame(): a release must not re-enter it */
 };
 
 struct tcp_write {
@@ -44,8 +58,17 @@ struct tcp_write {
 	uint8_t data[];
 };
 
+#define STAT_ADD(srv, field)                                                                       \
+	do {                                                                                       \
+		if ((srv)->opts.stats)                                                             \
+			atomic_fetch_add_explicit(&(srv)->opts.stats->field, 1,                    \
+						  memory_order_relaxed);                           \
+	} while (0)
+
 static void conn_close(struct client_tcp *c);
 static void conn_client(struct client_tcp *c, struct client *client);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void on_conn_handle_closed(uv_handle_t *h)
 {
@@ -76,13 +99,132 @@ static void conn_close(struct client_tcp *c)
 	uv_close((uv_handle_t *)&c->idle, on_conn_handle_closed);
 }
 
+static size_t conn_write_queue(const struct client_tcp *c)
+{
+	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->handle);
+}
+
+/* Notes whether answers wait in libuv's queue (since when, or since the
+ * last one left: `progress`) and when the queue goes over its cap. */
+static void conn_note_write_queue(struct client_tcp *c, bool progress)
+{
+	size_t queued = conn_write_queue(c);
+	if (progress || (queued > 0 && !c->queued))
+		c->write_progress = uv_now(c->srv->loop);
+	c->queued = queued > 0;
+	bool over = queued > CLIENT_TCP_MAX_WRITE_QUEUE;
+	if (over && !c->stalled) {
+		/* No more queries are read until it drains (conn_pause_reason). */
+		STAT_ADD(c->srv, tcp_write_pauses);
+		log_debug(LOG_DAEMON, "TCP client's answers queue up, reading paused");
+	}
+	c->stalled = over;
+}
+
+/* Why this connection must not take another query now, or NULL. */
+static const char *conn_pause_reason(const struct client_tcp *c)
+{
+	if (conn_write_queue(c) > CLIENT_TCP_MAX_WRITE_QUEUE)
+		return "write queue";
+	if (c->holds + c->writes >= CLIENT_TCP_MAX_PIPELINE)
+		return "pipeline";
+	return NULL;
+}
+
+/* Reads while below both caps, pauses at either (the bytes wait in the
+ * kernel's socket buffer). */
+static void conn_update_reading(struct client_tcp *c)
+{
+	if (c->closing)
+		return;
+	const char *why = conn_pause_reason(c);
+	if (why && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->handle);
+		c->reading = false;
+		/* The write queue counts and logs in conn_note_write_queue(). */
+		if (why[0] != 'w') {
+			STAT_ADD(c->srv, tcp_pipeline_pauses);
+			log_debug(LOG_DAEMON, "TCP client at its pipelining cap, reading paused");
+		}
+	} else if (!why && !c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0) {
+			conn_close(c);
+			return;
+		}
+		c->reading = true;
+		/* The wait for the rest of a message starts again now: while
+		 * paused the client could not send it. */
+		if (c->partial)
+			c->partial_since = uv_now(c->srv->loop);
+	}
+}
+
+/* Hands on every whole message in buf, one at a time while below the caps. */
+static void conn_frame(struct client_tcp *c)
+{
+	size_t off = 0;
+	c->framing = true;
+	while (!c->closing && !conn_pause_reason(c)) {
+		size_t mlen;
+		int whole = tcp_framing_next(c->buf + off, c->len - off, &mlen);
+		if (whole < 0) {
+			conn_close(c); /* a zero length: not DNS */
+			break;
+		}
+		if (whole == 0)
+			break;
+		/* A whole message: the connection is not idle. */
+		uv_timer_again(&c->idle);
+		c->partial = false;
+		struct client client;
+		conn_client(c, &client);
+		task_handle_query(c->srv->tasks, c->buf + off + TCP_FRAMING_PREFIX, mlen, &client);
+		off += TCP_FRAMING_PREFIX + mlen;
+	}
+	c->framing = false;
+	if (c->closing)
+		return;
+	if (off > 0) {
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	}
+	/* What is left is an incomplete message unless it is whole ones held
+	 * back by a cap. */
+	size_t next_len;
+	bool incomplete = tcp_framing_next(c->buf, c->len, &next_len) == 0;
+	if (c->len > 0 && incomplete) {
+		if (!c->partial) {
+			c->partial = true;
+			c->partial_since = uv_now(c->srv->loop);
+		}
+	} else {
+		c->partial = false;
+	}
+	conn_update_reading(c);
+}
+
 static void on_idle(uv_timer_t *timer)
 {
 	struct client_tcp *c = timer->data;
-	if (c->holds == 0)
+	struct client_tcp_server *srv = c->srv;
+	uint64_t now = uv_now(srv->loop);
+	unsigned limit = srv->opts.idle_timeout_ms;
+	if (c->partial && c->reading && now - c->partial_since >= limit) {
+		/* A message begun and not finished within the idle timeout:
+		 * one byte a second must not hold a connection forever. */
+		STAT_ADD(srv, tcp_partial_timeouts);
+		log_debug(LOG_DAEMON, "TCP client left a message incomplete, closing");
+		conn_close(c);
+	} else if (c->queued && now - c->write_progress >= limit) {
+		/* Answers wait and none has left for the idle timeout: the
+		 * client does not read (whether or not the queue is at its cap). */
+		STAT_ADD(srv, tcp_write_stall_closes);
+		log_debug(LOG_DAEMON, "TCP client does not read its answers, closing");
+		conn_close(c);
+	} else if (c->holds == 0 && c->writes == 0) {
 		conn_close(c); /* RFC 7766 §6.2.3: idle connections are closed */
-	else
-		uv_timer_again(timer);
+	}
+	/* else answers are owed or leaving: the timer ticks again */
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -114,39 +256,63 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;
 	c->len += (size_t)nread;
-	uv_timer_again(&c->idle);
-	size_t off = 0;
-	while (!c->closing && c->len - off >= 2) {
-		size_t mlen = ((size_t)c->buf[off] << 8) | c->buf[off + 1];
-		if (mlen == 0) {
-			conn_close(c);
-			return;
-		}
-		if (c->len - off < 2 + mlen)
-			break;
-		struct client client;
-		conn_client(c, &client);
-		task_handle_query(c->srv->tasks, c->buf + off + 2, mlen, &client);
-		off += 2 + mlen;
+	conn_frame(c);
+}
+
+/* Connections from the same address as `peer` (any port), open ones only. */
+static unsigned conns_from(const struct client_tcp_server *srv, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage a = *peer;
+	util_sockaddr_set_port(&a, 0);
+	unsigned n = 0;
+	for (const struct client_tcp *c = srv->conns; c; c = c->next) {
+		if (c->closing || c->peer.ss_family != a.ss_family)
+			continue;
+		struct sockaddr_storage b = c->peer;
+		util_sockaddr_set_port(&b, 0);
+		if (util_sockaddr_equal((const struct sockaddr *)&a, (const struct sockaddr *)&b))
+			n++;
 	}
-	if (off > 0 && !c->closing) {
-		memmove(c->buf, c->buf + off, c->len - off);
-		c->len -= off;
+	return n;
+}
+
+/* Whether a new connection from `c->peer` may be served; counts and logs
+ * the limit that says no. */
+static bool conn_admit(struct client_tcp_server *srv, struct client_tcp *c)
+{
+	if (srv->stopping)
+		return false;
+	if (srv->nconns > srv->opts.max_conns) {
+		STAT_ADD(srv, tcp_refused_max_conns);
+		log_debug(LOG_DAEMON, "too many TCP connections, closing a new one");
+		return false;
 	}
-	if (!c->closing && c->holds >= TCP_MAX_PIPELINE && c->reading) {
-		uv_read_stop(s);
-		c->reading = false;
+	/* access-control deny: nothing is read from it, not even one query. A
+	 * refused address is served: task.c answers each query REFUSED. */
+	if (srv->opts.acl &&
+	    config_acl_check(srv->opts.acl, (const struct sockaddr *)&c->peer) == CONFIG_ACL_DENY) {
+		STAT_ADD(srv, tcp_denied);
+		log_debug(LOG_DAEMON, "TCP connection from a denied address, closing");
+		return false;
 	}
+	/* conns_from() counts the new connection too. */
+	if (srv->opts.max_conns_per_addr &&
+	    conns_from(srv, &c->peer) > srv->opts.max_conns_per_addr) {
+		STAT_ADD(srv, tcp_refused_per_addr);
+		log_debug(LOG_DAEMON,
+			  "too many TCP connections from one address, closing a new one");
+		return false;
+	}
+	return true;
 }
 
 void client_tcp_server_init(struct client_tcp_server *srv, uv_loop_t *loop, struct task_env *tasks,
-			    unsigned max_conns, unsigned idle_timeout_ms)
+			    const struct client_tcp_opts *opts)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
 	srv->tasks = tasks;
-	srv->max_conns = max_conns;
-	srv->idle_timeout_ms = idle_timeout_ms;
+	srv->opts = *opts;
 }
 
 void client_tcp_on_connection(uv_stream_t *listener, int status)
@@ -172,15 +338,14 @@ void client_tcp_on_connection(uv_stream_t *listener, int status)
 		conn_close(c);
 		return;
 	}
-	if (srv->stopping || srv->nconns > srv->max_conns) {
-		log_debug(LOG_DAEMON, "too many TCP connections, closing a new one");
+	int plen = sizeof(c->peer);
+	if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &plen) != 0 ||
+	    !conn_admit(srv, c)) {
 		conn_close(c);
 		return;
 	}
-	int plen = sizeof(c->peer);
-	uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &plen);
 	uv_tcp_nodelay(&c->handle, 1);
-	uv_timer_start(&c->idle, on_idle, srv->idle_timeout_ms, srv->idle_timeout_ms);
+	uv_timer_start(&c->idle, on_idle, srv->opts.idle_timeout_ms, srv->opts.idle_timeout_ms);
 	if (uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) != 0) {
 		conn_close(c);
 		return;
@@ -190,7 +355,15 @@ void client_tcp_on_connection(uv_stream_t *listener, int status)
 
 static void on_written(uv_write_t *req, int status)
 {
+	struct client_tcp *c = req->handle->data;
 	free(req->data);
+	c->writes--;
+	if (c->closing)
+		return;
+	conn_note_write_queue(c, true);
+	/* Below the caps again: whole messages waiting in buf go first. */
+	if (!c->framing && !conn_pause_reason(c))
+		conn_frame(c);
 }
 
 /* Sends a framed answer; nothing once the connection is closing. */
@@ -210,7 +383,10 @@ static void tcp_send(const struct client *client, const uint8_t *msg, size_t len
 	if (uv_write(&wr->req, (uv_stream_t *)&c->handle, &buf, 1, on_written) != 0) {
 		free(wr);
 		conn_close(c);
+		return;
 	}
+	c->writes++;
+	conn_note_write_queue(c, false);
 }
 
 static uint16_t tcp_size_limit(const struct client *client, const struct dns_query_view *q)
@@ -233,11 +409,10 @@ static void tcp_release(const struct client *client)
 			free(c);
 		return;
 	}
-	/* Below the pipelining cap again: take more queries. */
-	if (!c->reading && c->holds < TCP_MAX_PIPELINE) {
-		if (uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read) == 0)
-			c->reading = true;
-	}
+	/* Below the pipelining cap again: take more queries (the framing loop
+	 * looks again itself when the release happens inside it). */
+	if (!c->framing && !conn_pause_reason(c))
+		conn_frame(c);
 }
 
 static const struct client_ops tcp_ops = {

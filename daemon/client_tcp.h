@@ -17,7 +17,33 @@
 #include <uv.h>
 
 struct client_tcp;
+struct config;
+struct resolver_stats;
 struct task_env;
+
+/*
+ * What one client TCP connection may spend (security review, issue 12).
+ * A connection stops being read while either is reached and is read again
+ * when both are below: the bytes stay in the kernel's socket buffer, not in
+ * our memory.
+ */
+/* Queries in flight per connection: those a task or waiter still holds plus
+ * those answered whose write has not completed, so fast-path answers and
+ * errors count as well as resolutions (RFC 7766 §6.2.1.1 allows a cap). */
+#define CLIENT_TCP_MAX_PIPELINE 64
+/* Answer bytes libuv still queues for one connection (not yet taken by the
+ * kernel): over this, a client that does not read is not read from either.
+ * A connection whose queued answers make no progress (none leaves) for
+ * tcp-idle-timeout is closed, at the cap or below it. */
+#define CLIENT_TCP_MAX_WRITE_QUEUE (32 * 1024)
+
+struct client_tcp_opts {
+	unsigned max_conns;	      /* incoming-num-tcp, per worker */
+	unsigned max_conns_per_addr;  /* tcp-connections-per-address, per worker; 0 = no cap */
+	unsigned idle_timeout_ms;     /* tcp-idle-timeout */
+	const struct config *acl;     /* access-control at accept (NULL: none), borrowed */
+	struct resolver_stats *stats; /* counters (may be NULL), borrowed */
+};
 
 /* The TCP clients of one worker. */
 struct client_tcp_server {
@@ -25,13 +51,12 @@ struct client_tcp_server {
 	struct task_env *tasks;	  /* where framed queries go (borrowed) */
 	struct client_tcp *conns; /* open connections, doubly linked */
 	unsigned nconns;
-	unsigned max_conns;	  /* tcp-max-connections: more are closed at once */
-	unsigned idle_timeout_ms; /* RFC 7766 §6.2.3: idle connections are closed */
+	struct client_tcp_opts opts;
 	bool stopping;
 };
 
 void client_tcp_server_init(struct client_tcp_server *srv, uv_loop_t *loop, struct task_env *tasks,
-			    unsigned max_conns, unsigned idle_timeout_ms);
+			    const struct client_tcp_opts *opts);
 /* The uv_listen() callback: `listener->data` is its struct client_tcp_server. */
 void client_tcp_on_connection(uv_stream_t *listener, int status);
 /* Closes every connection and accepts no more (shutdown). A connection is

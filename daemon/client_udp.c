@@ -1,10 +1,13 @@
 /*
  * client_udp — sending answers to UDP clients: one datagram to the address
  * the query came from, from the socket it came in on, and the size rule of
- * RFC 6891 §6.2.5. Does not write DNS messages (reply.c) nor read them
- * (listen.c hands datagrams to task.c).
+ * RFC 6891 §6.2.5; an answer the socket cannot take at once is copied and
+ * queued, within a per-worker byte budget (dropped and counted beyond).
+ * Does not write DNS messages (reply.c) nor read them (listen.c hands
+ * datagrams to task.c).
  */
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +18,25 @@
 
 struct udp_send {
 	uv_udp_send_t req;
+	size_t len;
 	uint8_t data[];
 };
 
+/* Bytes of answers this worker has queued: the send and its callback both
+ * run on the worker's thread, so a thread-local is the worker's budget. */
+static _Thread_local size_t udp_queued;
+static atomic_uint_fast64_t udp_drops;
+
 static void on_udp_sent(uv_udp_send_t *req, int status)
 {
-	free(req->data);
+	struct udp_send *s = req->data;
+	udp_queued -= s->len;
+	free(s);
+}
+
+uint64_t client_udp_send_drops(void)
+{
+	return atomic_load_explicit(&udp_drops, memory_order_relaxed);
 }
 
 static void udp_send(const struct client *c, const uint8_t *msg, size_t len)
@@ -35,15 +51,24 @@ static void udp_send(const struct client *c, const uint8_t *msg, size_t len)
 		log_debug(LOG_DAEMON, "udp send failed: %s", uv_strerror(r));
 		return;
 	}
-	/* Socket buffer full: queue a copy. */
+	/* Socket buffer full: queue a copy, within the worker's budget. */
+	if (udp_queued + len > CLIENT_UDP_MAX_SEND_QUEUE) {
+		atomic_fetch_add_explicit(&udp_drops, 1, memory_order_relaxed);
+		log_debug(LOG_DAEMON, "udp send queue full, answer dropped");
+		return;
+	}
 	struct udp_send *s = malloc(sizeof(*s) + len);
 	if (!s)
 		return;
 	memcpy(s->data, msg, len);
+	s->len = len;
 	s->req.data = s;
 	buf = uv_buf_init((char *)s->data, (unsigned)len);
-	if (uv_udp_send(&s->req, udp, &buf, 1, to, on_udp_sent) != 0)
+	if (uv_udp_send(&s->req, udp, &buf, 1, to, on_udp_sent) != 0) {
 		free(s);
+		return;
+	}
+	udp_queued += len;
 }
 
 /* The client's UDP limit: RFC 6891 §6.2.5, at least 512, at most ours. */

@@ -265,6 +265,9 @@ void config_defaults(struct config *cfg)
 	cfg->num_threads = 0;
 	cfg->tcp_idle_timeout_ms = 10000;
 	cfg->tcp_max_connections = 256;
+	cfg->tcp_per_address = 16;
+	cfg->queries_per_thread = 1024;
+	cfg->jostle_timeout_ms = 200;
 
 	for (i = 0; i < sizeof(acl) / sizeof(acl[0]); i++) {
 		struct config_acl *a = &cfg->acl[cfg->nacl++];
@@ -293,6 +296,7 @@ void config_defaults(struct config *cfg)
 	cfg->outgoing6 = up.source6;
 	cfg->qname_minimisation = res.qname_minimisation;
 	cfg->harden_glue = res.harden_glue;
+	cfg->harden_below_nxdomain = cache.harden_below_nxdomain;
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/holdfast.sock");
 	cfg->serve_stale = res.policy.serve_stale;
 	cfg->stale_answer_ttl = res.policy.stale_answer_ttl;
@@ -652,6 +656,9 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("threads", KEY_UNSIGNED, num_threads, 0, 1024),
 	KEY_PLAIN("tcp-idle-timeout", KEY_UNSIGNED, tcp_idle_timeout_ms, 1, 3600000),
 	KEY_PLAIN("incoming-num-tcp", KEY_UNSIGNED, tcp_max_connections, 1, 65535),
+	KEY_PLAIN("tcp-connections-per-address", KEY_UNSIGNED, tcp_per_address, 0, 65535),
+	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
+	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
 	KEY_CALL("access-control", key_access_control),
 	KEY_CALL("root-hints", key_root_hints),
 	KEY_PLAIN("do-ip4", KEY_BOOL, do_ip4, 0, 0),
@@ -659,6 +666,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("do-not-query-localhost", KEY_BOOL, do_not_query_localhost, 0, 0),
 	KEY_PLAIN("qname-minimisation", KEY_BOOL, qname_minimisation, 0, 0),
 	KEY_PLAIN("harden-glue", KEY_BOOL, harden_glue, 0, 0),
+	KEY_PLAIN("harden-below-nxdomain", KEY_BOOL, harden_below_nxdomain, 0, 0),
 	KEY_PLAIN("edns-buffer-size", KEY_U16, edns_buffer_size, 512, 4096),
 	KEY_PLAIN("max-udp-size", KEY_U16, max_udp_size, 512, 65535),
 	KEY_CALL("outgoing-interface", key_outgoing_interface),
@@ -812,21 +820,26 @@ static int parser_finish(struct parser *p)
 	return 0;
 }
 
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len, char *err,
+		      size_t errlen)
 {
-	struct parser p = {.file = path, .err = err, .errlen = errlen};
-	char *line = NULL;
-	size_t cap = 0;
+	struct parser p = {.file = name, .err = err, .errlen = errlen};
 	int ret = -1;
-	FILE *fp;
+	char *buf;
 	size_t i;
 
 	if (err && errlen)
 		err[0] = '\0';
 	p.cfg = malloc(sizeof(*p.cfg));
-	if (!p.cfg)
-		return parser_fail(&p, "out of memory");
+	buf = malloc(len + 1); /* parser_line() edits its line in place */
+	if (!p.cfg || !buf) {
+		parser_fail(&p, "out of memory");
+		goto out_free;
+	}
 	memcpy(p.cfg, cfg, sizeof(*cfg)); /* padding too: callers may memcmp */
+	if (len)
+		memcpy(buf, text, len);
+	buf[len] = '\0';
 	/*
 	 * Listeners inherited from the defaults (or an earlier file) that use
 	 * the default port follow a `port:` line in this file too.
@@ -836,41 +849,69 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 			util_sockaddr_port((const struct sockaddr *)&cfg->listen[i].addr) !=
 			cfg->port;
 
-	fp = fopen(path, "r");
-	if (!fp) {
-		parser_fail(&p, "cannot open: %s", strerror(errno));
-		goto out_free_cfg;
-	}
-	for (;;) {
-		ssize_t n;
+	for (size_t off = 0; off < len;) {
+		char *line = buf + off;
+		char *nl = memchr(line, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - line) : len - off;
 
-		errno = 0;
-		n = getline(&line, &cap, fp);
-		if (n < 0)
-			break;
+		off += n + (nl ? 1 : 0);
+		line[n] = '\0';
 		p.line++;
-		if ((size_t)n != strlen(line)) {
+		if (strlen(line) != n) {
 			parser_fail(&p, "NUL byte in line");
-			goto out_close;
+			goto out_free;
 		}
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		while (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if (parser_line(&p, line))
-			goto out_close;
+			goto out_free;
+	}
+	if (parser_finish(&p))
+		goto out_free;
+	memcpy(cfg, p.cfg, sizeof(*cfg));
+	ret = 0;
+out_free:
+	free(buf);
+	free(p.cfg);
+	return ret;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct parser p = {.file = path, .err = err, .errlen = errlen};
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int ret = -1;
+	FILE *fp;
+
+	if (err && errlen)
+		err[0] = '\0';
+	fp = fopen(path, "r");
+	if (!fp)
+		return parser_fail(&p, "cannot open: %s", strerror(errno));
+	for (;;) {
+		if (cap - len < 4096) {
+			char *nt = realloc(text, cap + 65536);
+			if (!nt) {
+				parser_fail(&p, "out of memory");
+				goto out_close;
+			}
+			text = nt;
+			cap += 65536;
+		}
+		errno = 0;
+		size_t n = fread(text + len, 1, cap - len, fp);
+		len += n;
+		if (n == 0)
+			break;
 	}
 	if (ferror(fp)) {
-		p.line = 0;
 		parser_fail(&p, "read error: %s", strerror(errno ? errno : EIO));
 		goto out_close;
 	}
-	if (parser_finish(&p))
-		goto out_close;
-	memcpy(cfg, p.cfg, sizeof(*cfg));
-	ret = 0;
+	ret = config_parse_text(cfg, path, text, len, err, errlen);
 out_close:
 	fclose(fp);
-	free(line);
-out_free_cfg:
-	free(p.cfg);
+	free(text);
 	return ret;
 }

@@ -56,6 +56,9 @@ struct config {
 	unsigned num_threads;	      /* 0 = number of CPUs */
 	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
 	unsigned tcp_max_connections; /* per worker (default 256) */
+	unsigned queries_per_thread;  /* num-queries-per-thread: resolutions per worker (1024) */
+	unsigned jostle_timeout_ms;   /* jostle-timeout: age before one may be ended (200) */
+	unsigned tcp_per_address;     /* tcp-connections-per-address, per worker (16; 0 = no cap) */
 
 	/* access control; longest prefix wins; default: only localhost allowed */
 	struct config_acl acl[CONFIG_MAX_ACL];
@@ -67,6 +70,7 @@ struct config {
 	bool do_not_query_localhost;
 	bool qname_minimisation;
 	bool harden_glue;
+	bool harden_below_nxdomain;		      /* RFC 8020 (yes) */
 	uint16_t edns_buffer_size;		      /* upstream (1232) */
 	uint16_t max_udp_size;			      /* largest UDP answer to clients (1232) */
 	struct sockaddr_storage outgoing4, outgoing6; /* outgoing-interface; AF_UNSPEC = any */
@@ -109,6 +113,13 @@ void config_defaults(struct config *cfg);
  * The first `interface:` line replaces the default listen set; later ones add.
  */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+/*
+ * The same reader over `len` bytes of text in memory (need not be
+ * NUL-terminated); `name` stands for the file in messages. Opens no file:
+ * the config has no include. config_load_file() reads the file and calls it.
+ */
+int config_parse_text(struct config *cfg, const char *name, const char *text, size_t len, char *err,
+		      size_t errlen);
 
 /* Parses "ADDR[@PORT]" (IPv4 or IPv6, port default `default_port`). 0 or -1. */
 int config_parse_addr_port(const char *s, uint16_t default_port, struct sockaddr_storage *out);

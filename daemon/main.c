@@ -228,6 +228,7 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 		.max_ttl = cfg->cache_max_ttl,
 		.max_negative_ttl = cfg->cache_max_negative_ttl,
 		.max_stale_ttl = cfg->max_stale_ttl,
+		.harden_below_nxdomain = cfg->harden_below_nxdomain,
 	};
 	ctx->cache = cache_create(&co);
 	ctx->servers = upstream_servers_create();
@@ -316,8 +317,10 @@ int main(int argc, char **argv)
 	log_info(LOG_DAEMON, "holdfast %s running: %u threads, %zu listen addresses",
 		 HOLDFAST_VERSION, started, ctx.cfg.nlisten);
 
-	/* The main thread only waits for signals. It reads no cache entries,
-	 * so it stays offline for RCU. */
+	/* The main thread waits for signals and serves the control socket:
+	 * offline for RCU while its loop waits, so it holds back no worker's
+	 * reclamation; control.c brings it online only for a cache walk
+	 * (flush) and offline again after. */
 	cache_thread_offline();
 	uv_loop_t *loop = uv_default_loop();
 	uv_signal_t sigint, sigterm;

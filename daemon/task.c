@@ -77,6 +77,8 @@ static void waiters_reply(struct task *t, const ldns_pkt *answer, int ede)
 
 static void task_link(struct task_env *env, struct task *t)
 {
+	if (!env->tasks)
+		env->oldest = t;
 	t->next = env->tasks;
 	if (env->tasks)
 		env->tasks->prev = t;
@@ -99,6 +101,8 @@ static void task_free(struct task *t)
 		coalesce_waiter_free(wt);
 		wt = next;
 	}
+	if (env->oldest == t)
+		env->oldest = t->prev;
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -414,6 +418,31 @@ static bool answer_without_resolving(struct task_env *env, const uint8_t *msg, s
 	return env->stopping;
 }
 
+/*
+ * num-queries-per-thread is reached: Unbound's jostle, simplified to the
+ * oldest resolution. If it has waited more than jostle-timeout it is ended
+ * without an answer (its clients retry; a slow or attacking question must
+ * not keep the worker's slots) and true is returned; else the new query is
+ * to be dropped (false). Either way it is counted.
+ */
+static bool task_make_room(struct task_env *env)
+{
+	struct task *oldest = env->oldest;
+	struct resolver_stats *st = env->ctx->env.stats;
+	if (oldest && uv_now(env->loop) - oldest->started_ms > env->ctx->cfg.jostle_timeout_ms) {
+		log_qdebug(LOG_DAEMON, resolver_request_id(oldest->req),
+			   "num-queries-per-thread reached, the oldest resolution jostled out");
+		if (st)
+			atomic_fetch_add_explicit(&st->tasks_jostled, 1, memory_order_relaxed);
+		task_free(oldest);
+		return true;
+	}
+	log_debug(LOG_DAEMON, "num-queries-per-thread reached, query dropped");
+	if (st)
+		atomic_fetch_add_explicit(&st->tasks_dropped, 1, memory_order_relaxed);
+	return false;
+}
+
 void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 		       const struct client *client)
 {
@@ -427,7 +456,8 @@ void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 		return;
 	}
 	coalesce_key_build(&env->inflight, &q, &t->joinable.key);
-	if (task_join(env, &t->joinable.key, client, &q)) {
+	if (task_join(env, &t->joinable.key, client, &q) ||
+	    (env->ntasks >= env->ctx->cfg.queries_per_thread && !task_make_room(env))) {
 		free(t);
 		return;
 	}
@@ -472,6 +502,7 @@ void task_env_init(struct task_env *env, uv_loop_t *loop, struct daemon_ctx *ctx
 	env->ctx = ctx;
 	env->upstream = upstream;
 	env->tasks = NULL;
+	env->oldest = NULL;
 	env->ntasks = 0;
 	env->stopping = false;
 	coalesce_table_init(&env->inflight);

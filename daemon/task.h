@@ -32,10 +32,11 @@ struct upstream;
 
 struct task_env {
 	uv_loop_t *loop;
-	struct daemon_ctx *ctx;	   /* borrowed, read-only */
-	struct upstream *upstream; /* borrowed: upstream_query_start() target */
-	struct task *tasks;	   /* in flight, doubly linked */
-	unsigned ntasks;
+	struct daemon_ctx *ctx;		/* borrowed, read-only */
+	struct upstream *upstream;	/* borrowed: upstream_query_start() target */
+	struct task *tasks;		/* in flight, doubly linked, newest first */
+	struct task *oldest;		/* the list's tail */
+	unsigned ntasks;		/* at most num-queries-per-thread */
 	struct coalesce_table inflight; /* tasks waiting on the network, by question */
 	bool stopping;			/* shutting down: no new resolutions */
 	struct reply_buf buf;		/* answer scratch */
@@ -50,6 +51,9 @@ void task_env_init(struct task_env *env, uv_loop_t *loop, struct daemon_ctx *ctx
 void task_env_stop(struct task_env *env);
 
 /* Handles one query message from `client` (borrowed; held if a task keeps
- * it): answers at once or starts a resolution. */
+ * it): answers at once or starts a resolution. With num-queries-per-thread
+ * resolutions in flight, the oldest is ended unanswered if it has waited
+ * more than jostle-timeout, else the new query is dropped (Unbound's
+ * policy: the client retries, the worker keeps its memory bounded). */
 void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 		       const struct client *client);

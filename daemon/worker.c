@@ -107,8 +107,14 @@ int worker_start(struct worker *w, struct daemon_ctx *ctx, unsigned index)
 	if (!w->upstream)
 		r = UV_ENOMEM;
 	task_env_init(&w->tasks, &w->loop, ctx, w->upstream);
-	client_tcp_server_init(&w->tcp_clients, &w->loop, &w->tasks, ctx->cfg.tcp_max_connections,
-			       ctx->cfg.tcp_idle_timeout_ms);
+	struct client_tcp_opts tcp_opts = {
+		.max_conns = ctx->cfg.tcp_max_connections,
+		.max_conns_per_addr = ctx->cfg.tcp_per_address,
+		.idle_timeout_ms = ctx->cfg.tcp_idle_timeout_ms,
+		.acl = &ctx->cfg,
+		.stats = &ctx->stats,
+	};
+	client_tcp_server_init(&w->tcp_clients, &w->loop, &w->tasks, &tcp_opts);
 	w->udp_feed.tasks = &w->tasks;
 	w->udp_feed.max_udp_size = ctx->max_udp_size;
 	if (r == 0)

@@ -11,6 +11,7 @@
  *   zone_cut.c      where to ask: the closest delegation and its addresses
  *   response.c      resolver_consume(): classify -> accept (store) -> act
  *   classify.c      what kind of reply it is
+ *   scrub.c         what of a reply is evidence about the question (cut in place)
  *   store.c         what of an accepted reply is cached, with what trust
  *   alias.c         CNAME and DNAME chains
  *   answer.c        the client's answer
@@ -231,6 +232,38 @@ ldns_rr_list *resolver_extract_any(const ldns_rr_list *list, const ldns_rdf *own
  * records get the stale TTL); NULL if none. Caller frees. */
 ldns_rr_list *resolver_last_good(const struct resolver_env *env, const ldns_rdf *name,
 				 uint16_t type, uint64_t now);
+
+/* scrub.c: what of a reply answers the question sent (RFC 2181 §5.4.1),
+ * cut out of the packet in place; each rule returns the records it dropped
+ * (logged at debug with the reason). Pure but for that log. */
+struct scrub_question {
+	const ldns_rdf *sname; /* the name and type sent */
+	uint16_t stype;
+	const ldns_rdf *zone; /* the zone the server was asked as (its bailiwick) */
+	bool harden_glue;
+	uint32_t id; /* request id, for the log */
+};
+/* Every rule below, in order; `negative` for NXDOMAIN and NODATA replies. */
+unsigned resolver_scrub(ldns_pkt *pkt, const struct scrub_question *sq, bool negative);
+/* Records of another class than IN, in every section. */
+unsigned scrub_drop_non_in(ldns_pkt *pkt, const struct scrub_question *sq);
+/* RFC 2181 §8: a TTL with the top bit set is 0. Returns the TTLs changed. */
+unsigned scrub_ttl_top_bit(ldns_pkt *pkt);
+/* Answer: only the CNAME/DNAME chain from sname inside the zone and the
+ * RRset of stype at its end (with their RRSIGs). *end is where the chain
+ * ended (caller frees; NULL on allocation failure). */
+unsigned scrub_answer_chain(ldns_pkt *pkt, const struct scrub_question *sq, ldns_rdf **end);
+/* Authority: only NS, the zone's SOA and DNSSEC records (no addresses,
+ * aliases or other data). */
+unsigned scrub_authority_types(ldns_pkt *pkt, const struct scrub_question *sq);
+/* Authority: at most one NS RRset, the deepest with an owner at or below
+ * the zone and at or above `end`; none when `negative`. */
+unsigned scrub_authority_ns(ldns_pkt *pkt, const struct scrub_question *sq, const ldns_rdf *end,
+			    bool negative);
+/* Additional: only A/AAAA of the targets of the NS sets left, in bailiwick. */
+unsigned scrub_additional_glue(ldns_pkt *pkt, const struct scrub_question *sq);
+/* harden-glue: may an address for `owner` come from a server for `zone`? */
+bool scrub_glue_in_bailiwick(const ldns_rdf *owner, const ldns_rdf *zone, bool harden_glue);
 
 /* store.c: caching of a classified, accepted response, bailiwick-scrubbed */
 void resolver_store_response(const struct resolver_env *env, const ldns_pkt *resp,

@@ -36,7 +36,8 @@ static bool query_from_cache(struct resolver_request *req, struct query *q, uint
 {
 	const struct resolver_env *env = req->env;
 	struct cache_result res;
-	enum cache_status st = cache_lookup(env->cache, q->qname, q->qtype, now, &res);
+	/* RFC 8020: a cached NXDOMAIN above the name answers too. */
+	enum cache_status st = cache_lookup_question(env->cache, q->qname, q->qtype, now, &res);
 	if (st == CACHE_FRESH) {
 		/* Glue and referral data are good enough to reach servers,
 		 * not to answer with: those are refetched from the zone. */

@@ -94,8 +94,25 @@ struct resolver_stats {
 	atomic_uint_fast64_t guard_rescued;	 /* another server had the data */
 	atomic_uint_fast64_t guard_holds;	 /* answered the last good data instead */
 	atomic_uint_fast64_t guard_accepts;	 /* emptiness believed after the hold */
-	atomic_uint_fast64_t replies_oversized;	 /* over RESOLVER_MAX_REPLY_RRS / _RRSET_RRS */
-	atomic_uint_fast64_t ns_fetches_capped;	 /* delegations that hit max_ns_fetches */
+	atomic_uint_fast64_t scrubbed;		 /* reply records dropped by scrub.c */
+	/* Client TCP limits (daemon/client_tcp.c): connections closed at accept
+	 * for incoming-num-tcp, tcp-connections-per-address and access-control
+	 * deny; reads paused at the pipelining and write-queue caps; connections
+	 * closed for a write queue full past tcp-idle-timeout and for a message
+	 * left incomplete past it (slowloris). */
+	atomic_uint_fast64_t tcp_refused_max_conns;
+	atomic_uint_fast64_t tcp_refused_per_addr;
+	atomic_uint_fast64_t tcp_denied;
+	atomic_uint_fast64_t tcp_pipeline_pauses;
+	atomic_uint_fast64_t tcp_write_pauses;
+	atomic_uint_fast64_t tcp_write_stall_closes;
+	atomic_uint_fast64_t tcp_partial_timeouts;
+	/* num-queries-per-thread (daemon/task.c): resolutions ended unanswered
+	 * to make room (jostled), new ones not started (dropped). */
+	atomic_uint_fast64_t tasks_jostled;
+	atomic_uint_fast64_t tasks_dropped;
+	atomic_uint_fast64_t replies_oversized; /* over RESOLVER_MAX_REPLY_RRS / _RRSET_RRS */
+	atomic_uint_fast64_t ns_fetches_capped; /* delegations that hit max_ns_fetches */
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */

@@ -10,8 +10,8 @@
  *   2. classify (classify.c): answer, alias, NXDOMAIN, NODATA, referral,
  *      empty, truncated, error;
  *   3. accept (response_accept): the one place a classified reply goes to
- *      the cache (store.c). Scrubbing and DNSSEC validation of the reply
- *      belong here, between classification and storing;
+ *      the cache: scrubbed (scrub.c), then stored (store.c). DNSSEC
+ *      validation belongs here too, between classification and storing;
  *   4. act (query_on_response): finish with data or a negative answer,
  *      follow a referral or an alias (alias.c), move QNAME minimisation one
  *      label down, retry over TCP, or fail the server.
@@ -72,8 +72,8 @@ static void query_descend(struct resolver_request *req, struct query *q, const l
 		ldns_rr_type t = ldns_rr_get_type(rr);
 		if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
 			continue;
-		if (env->opts->harden_glue &&
-		    !dns_name_is_subdomain(ldns_rr_owner(rr), parent_zone))
+		if (!scrub_glue_in_bailiwick(ldns_rr_owner(rr), parent_zone,
+					     env->opts->harden_glue))
 			continue;
 		ldns_rr *copy = ldns_rr_clone(rr);
 		if (copy && !ldns_rr_list_push_rr(glue, copy))
@@ -230,15 +230,18 @@ static void query_on_response(struct resolver_request *req, struct query *q, con
 
 /*
  * Step 3, accept: the seam between classification and the cache. Nothing
- * of a reply reaches the cache before this point. Its in-bailiwick RRsets
- * are stored here (store.c, resolver_store_response); a negative answer is
- * stored later from this same reply, when query_on_response() finishes the
- * query with it (resolver_store_negative, after the empty-answer guard).
- * So a scrubber (which may cut records out of `resp`, hence not const) or
- * a validator put at the top of this function covers both: a reply it
- * rejects is handed on as RESOLVER_CLASS_ERROR, so nothing of it is stored
- * or acted on and the server is failed for this request. Iteration needs
- * no change for them. Returns the class to act on.
+ * of a reply reaches the cache, or the act step, before this point. First
+ * the reply is scrubbed (scrub.c, RFC 2181 §5.4.1): cut down in place to
+ * what answers (sname, stype) from a server for q->cut.zone, so what is
+ * dropped is neither cached nor shown to the client; then classified again
+ * on what is left (a reply whose only answer was of another class is not an
+ * answer any more). Its RRsets are then stored (store.c,
+ * resolver_store_response); a negative answer is stored later from this
+ * same reply, when query_on_response() finishes the query with it
+ * (resolver_store_negative, after the empty-answer guard), so scrubbing
+ * covers it too. A validator goes here as well: a reply it rejects is
+ * handed on as RESOLVER_CLASS_ERROR, so nothing of it is stored or acted
+ * on and the server is failed for this request. Returns the class to act on.
  */
 static enum resolver_class response_accept(struct resolver_request *req, struct query *q,
 					   ldns_pkt *resp, enum resolver_class cls, uint64_t now)
@@ -248,9 +251,27 @@ static enum resolver_class response_accept(struct resolver_request *req, struct 
 	case RESOLVER_CLASS_CNAME:
 	case RESOLVER_CLASS_NXDOMAIN:
 	case RESOLVER_CLASS_NODATA:
-	case RESOLVER_CLASS_REFERRAL:
+	case RESOLVER_CLASS_REFERRAL: {
+		const struct scrub_question sq = {
+			.sname = q->sname,
+			.stype = q->stype,
+			.zone = q->cut.zone,
+			.harden_glue = req->env->opts->harden_glue,
+			.id = req->id,
+		};
+		bool negative = cls == RESOLVER_CLASS_NXDOMAIN || cls == RESOLVER_CLASS_NODATA;
+		unsigned dropped = resolver_scrub(resp, &sq, negative);
+		if (dropped) {
+			if (req->env->stats)
+				atomic_fetch_add_explicit(&req->env->stats->scrubbed, dropped,
+							  memory_order_relaxed);
+			cls = resolver_classify(resp, q->sname, q->stype, q->cut.zone);
+		}
+		if (cls == RESOLVER_CLASS_EMPTY)
+			break; /* nothing answering the question was left */
 		resolver_store_response(req->env, resp, q->cut.zone, now);
 		break;
+	}
 	case RESOLVER_CLASS_EMPTY:
 	case RESOLVER_CLASS_TRUNCATED:
 	case RESOLVER_CLASS_ERROR:
@@ -336,7 +357,7 @@ void resolver_consume(struct resolver_request *req, uint64_t now,
 			   dns_name_str(q->cut.zone, zbuf, sizeof(zbuf)), resolver_class_name(cls),
 			   outcome->tcp ? " (tcp)" : "");
 	}
-	/* 3. accept (scrub, validate: to come), store */
+	/* 3. accept: scrub, (validate: to come), store */
 	cls = response_accept(req, q, resp, cls, now);
 	/* 4. act */
 	query_on_response(req, q, resp, cls, server, outcome->tcp, now);

@@ -1,12 +1,16 @@
 /*
  * store — what of a response goes into the cache, and with what trust.
  *
+ * What reaches it was cut down by scrub.c to what answers the question.
  * Bailiwick: a server asked as `zone` may only tell us about names at or
  * below `zone`; everything else is dropped (cache poisoning defence). Glue
  * outside the zone is dropped too unless harden-glue is off.
  * Credibility (RFC 2181 §5.4.1): AA answers rank above non-AA answers,
- * authority data above glue; cache/ refuses to overwrite fresh data with
- * lower-ranked data. A negative answer (RFC 2308) is stored with the SOA
+ * authority data above glue. This file only says which rank each record
+ * has; whether it may replace what the cache holds is decided in one place,
+ * cache_rank_may_replace() (cache/): a fresh entry only gives way to
+ * strictly more trusted data or an authoritative answer, and a delegation
+ * re-sent by the child does not outlive the TTL the parent gave. A negative answer (RFC 2308) is stored with the SOA
  * that vouches for it.
  *
  * It does not judge the reply: which class it is (classify.c), whether it
@@ -45,7 +49,7 @@ static void store_section(const struct resolver_env *env, const ldns_rr_list *se
 		} else {
 			if (type != LDNS_RR_TYPE_A && type != LDNS_RR_TYPE_AAAA)
 				continue;
-			if (!in_zone && env->opts->harden_glue)
+			if (!scrub_glue_in_bailiwick(owner, zone, env->opts->harden_glue))
 				continue;
 			rank = CACHE_RANK_GLUE;
 		}

@@ -2,6 +2,10 @@
  * zone_cut — where to ask: the closest known delegation for a name and the
  * addresses of its name servers.
  *
+ * A configured stub or forward zone at or above the name is the cut,
+ * whatever the cache holds below it: a public server must not re-route part
+ * of a private zone.
+ *
  * The cut comes from the cache (the deepest fresh NS RRset above the name),
  * or from the root hints when nothing is cached (then the root must be
  * primed first, RFC 8109). Addresses come from glue, from the cache, or
@@ -195,12 +199,25 @@ static void zone_cut_from_stub(struct zone_cut *cut, const struct resolver_env *
 	cut->forward = stub->forward;
 }
 
-static const struct resolver_stub *stub_for(const struct resolver_env *env, const ldns_rdf *zone)
+/*
+ * The deepest configured zone at or above `name` whose apex is at most
+ * `labels` labels long (so a DS query, which starts one label up, does not
+ * match the zone it is the DS of), or NULL; its label count in *stub_labels.
+ */
+static const struct resolver_stub *stub_above(const struct resolver_env *env, const ldns_rdf *name,
+					      int labels, int *stub_labels)
 {
-	for (size_t i = 0; i < env->opts->nstubs; i++)
-		if (rrset_name_equal(env->opts->stubs[i].zone, zone))
-			return &env->opts->stubs[i];
-	return NULL;
+	const struct resolver_stub *best = NULL;
+	for (size_t i = 0; i < env->opts->nstubs; i++) {
+		const struct resolver_stub *stub = &env->opts->stubs[i];
+		int l = dns_name_label_count(stub->zone);
+		if (l > labels || (best && l <= *stub_labels) ||
+		    !dns_name_is_subdomain(name, stub->zone))
+			continue;
+		best = stub;
+		*stub_labels = l;
+	}
+	return best;
 }
 
 bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const ldns_rdf *name,
@@ -210,18 +227,25 @@ bool zone_cut_find(struct zone_cut *cut, const struct resolver_env *env, const l
 	/* RFC 4035 §3.1.4.1: DS lives in the parent zone, so start above it. */
 	if (qtype == LDNS_RR_TYPE_DS && labels > 0)
 		labels--;
+	/*
+	 * A configured zone wins over every delegation the cache holds at or
+	 * below it: those may have come from any public server in bailiwick
+	 * of a zone above (a referral or an authority section), and must not
+	 * re-route part of a private zone. The cache keeps no provenance, so
+	 * none below it is used: the configured servers are asked, and a
+	 * referral they give is followed within the request (one query more
+	 * per resolution below a delegation inside a stub zone).
+	 */
+	int stub_labels = -1;
+	const struct resolver_stub *stub = stub_above(env, name, labels, &stub_labels);
+	if (stub) {
+		zone_cut_from_stub(cut, env, stub);
+		return false;
+	}
 	for (int l = labels; l >= 0; l--) {
 		ldns_rdf *zone = dns_name_suffix(name, l);
 		if (!zone)
 			continue;
-		/* A configured zone beats what the cache says about the same
-		 * zone; delegations cached below it still win (deeper first). */
-		const struct resolver_stub *stub = stub_for(env, zone);
-		if (stub) {
-			zone_cut_from_stub(cut, env, stub);
-			ldns_rdf_deep_free(zone);
-			return false;
-		}
 		struct cache_result res;
 		enum cache_status st = cache_lookup(env->cache, zone, LDNS_RR_TYPE_NS, now, &res);
 		if (st == CACHE_FRESH && res.kind == CACHE_KIND_RRSET &&

@@ -7,6 +7,7 @@
 #   scripts/install-deps.sh build   # to build and run holdfast
 #   scripts/install-deps.sh test    # + everything the test suite starts
 #   scripts/install-deps.sh bench   # + dnsperf and Unbound for bench/
+#   scripts/install-deps.sh deckard # + what Deckard's runner needs
 set -eu
 
 BUILD="gcc make cmake pkg-config libldns-dev libuv1-dev libjemalloc-dev liburcu-dev
@@ -19,12 +20,17 @@ BUILD="gcc make cmake pkg-config libldns-dev libuv1-dev libjemalloc-dev liburcu-
 TEST="clang libclang-rt-14-dev nsd dnsutils knot-dnsutils python3 python3-dnspython
  python3-pytest iproute2 util-linux clang-format clang-tidy"
 BENCH="dnsperf unbound"
+# Deckard's runner (../shared/deckard, tests/deckard/run.sh): its Python
+# modules, libfaketime, and tshark's dumpcap for its captures.
+DECKARD="python3-jinja2 python3-pytest-xdist python3-pytest-forked python3-pyroute2
+ python3-dpkt python3-augeas faketime wireshark-common"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;
 test) want="$BUILD $TEST" ;;
 bench) want="$BUILD $TEST $BENCH" ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+deckard) want="$BUILD $TEST $DECKARD" ;;
+*) echo "usage: $0 build|test|bench|deckard" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -17,6 +17,7 @@ case "${1:-}" in
 *) list=$1; shift ;;
 esac
 
+"$top/scripts/install-deps.sh" deckard
 build=$top/build-nojemalloc
 cmake -S "$top" -B "$build" -DWITH_JEMALLOC=OFF -DBUILD_TESTING=OFF \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -460,3 +460,44 @@ def test_fresh_cache_resolves_from_root(fresh_resolver):
     assert_answer(r, {("10.2.0.192.in-addr.arpa.", "PTR"): {"host.a.test."}})
     r = udp(make_query("www.lame.test.", "A"), addr="127.0.0.55")
     assert_answer(r, {("www.lame.test.", "A"): {"192.0.2.70"}})
+
+
+# --- what a client may spend (issue 12) ------------------------------------------------
+
+def _vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+@pytest.mark.parametrize("source", [harness.CLIENT_ADDR, harness.REFUSED_CLIENT_ADDR])
+def test_tcp_client_that_never_reads_does_not_grow_the_heap(resolver, source):
+    """20 MB of pipelined queries on one connection whose answers are never
+    read. Before: holdfast read and answered them all into an unbounded
+    write queue (its RSS grew by > 100 MB, from a refused address too).
+    Now it stops reading once the answers queue up (32 KiB), so the
+    queries wait in the kernel and the RSS stays put. Generous bound, no
+    timing: the send simply stops when the socket is full."""
+    assert_answer(resolve("host.a.test."), {("host.a.test.", "A"): {"192.0.2.10"}})
+    w = make_query("host.a.test.", "A").to_wire()
+    chunk = (struct.pack("!H", len(w)) + w) * (65536 // (len(w) + 2))
+    before = _vm_rss_kib(resolver.pid)
+    sent = 0
+    with socket.create_connection((harness.RESOLVER_ADDR, harness.PORT), timeout=5.0,
+                                  source_address=(source, 0)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(2.0)
+        try:
+            while sent < 20 * 1024 * 1024:
+                sent += s.send(chunk)
+        except (socket.timeout, OSError):
+            pass  # the socket is full (or the resolver closed it): it stopped reading
+        time.sleep(0.5)
+        after = _vm_rss_kib(resolver.pid)
+    grown = after - before
+    print("RSS grew by %d KiB after %d bytes of queries" % (grown, sent))
+    assert grown < 16 * 1024, "RSS grew by %d KiB after %d bytes of queries" % (grown, sent)
+    # Still serving.
+    assert_answer(resolve("host.a.test."), {("host.a.test.", "A"): {"192.0.2.10"}})

@@ -71,11 +71,45 @@ static void test_bounds(void **state)
 	cache_destroy(cache);
 }
 
+/*
+ * A flood of unique names must evict junk, not the answer everybody asks
+ * for: a hit on the fast path counts as use for the second-chance scan.
+ * (Before, cache_answer_get() never marked its entry, so under memory
+ * pressure the hottest answers went first and their hits became misses.)
+ */
+static void test_fast_path_hits_survive_a_flood_of_unique_names(void **state)
+{
+	struct cache_opts opts;
+	cache_opts_init(&opts);
+	opts.max_bytes = 64 * 1024; /* 4 KiB a shard: the flood overflows it */
+	struct cache *cache = cache_create(&opts);
+	uint8_t out[512], junk[sizeof(msg)];
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	assert_int_equal(cache_answer_put(cache, msg, sizeof(msg), ttl_offsets, 1, 300, T0), 0);
+	memcpy(junk, msg, sizeof(msg));
+	for (unsigned i = 0; i < 6000; i++) {
+		junk[13] = (uint8_t)digits[i % 36];
+		junk[14] = (uint8_t)digits[(i / 36) % 36];
+		junk[15] = (uint8_t)('A' + (i / 1296) % 26); /* never "www" */
+		assert_int_equal(
+			cache_answer_put(cache, junk, sizeof(junk), ttl_offsets, 1, 300, T0), 0);
+		assert_int_equal(cache_answer_get(cache, qname_lower, sizeof(qname_lower), 1,
+						  T0 + 1, out, sizeof(out)),
+				 (int)sizeof(msg));
+		cache_thread_quiescent();
+	}
+	struct cache_stats st;
+	cache_get_stats(cache, &st);
+	assert_true(st.evictions > 1000); /* the flood really was evicted */
+	cache_destroy(cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_countdown),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_fast_path_hits_survive_a_flood_of_unique_names),
 	};
 	cache_thread_register();
 	int r = cmocka_run_group_tests(tests, NULL, NULL);

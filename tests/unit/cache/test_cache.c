@@ -343,7 +343,14 @@ static void test_later_store_wins(void **state)
 	assert_int_equal(put_neg(cache, "x.example.", 0, CACHE_KIND_NXDOMAIN,
 				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_AUTH, T0 + 10),
 			 0);
+	/* The fresh authoritative answer (rank 5) is not hidden by the
+	 * NXDOMAIN's lower rank (4, from the authority section): the ranks
+	 * decide between a name's two entries (test_nxdomain_obeys_ranks);
+	 * until this rule, the later store won. Other types see the NXDOMAIN. */
 	assert_int_equal(lookup(cache, "x.example.", LDNS_RR_TYPE_A, T0 + 20, &res), CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_RRSET);
+	cache_result_clear(&res);
+	assert_int_equal(lookup(cache, "x.example.", LDNS_RR_TYPE_MX, T0 + 20, &res), CACHE_FRESH);
 	assert_int_equal(res.kind, CACHE_KIND_NXDOMAIN);
 	cache_result_clear(&res);
 
@@ -441,6 +448,252 @@ static void test_rank_rules(void **state)
 	assert_first_rdata(&res, "203.0.113.1");
 	cache_result_clear(&res);
 	cache_destroy(cache);
+}
+
+/*
+ * RFC 2181 §5.4.1: nothing from an authority or additional section, and no
+ * non-authoritative answer, displaces a fresh authoritative answer: not as
+ * an RRset or NODATA in its slot, not as an NXDOMAIN for its name. And
+ * equal, non-answer ranks do not replace each other either: glue for a
+ * server re-sent by another referral (sibling glue) is not believed over
+ * the glue held.
+ */
+static void test_nonauth_does_not_replace_auth(void **state)
+{
+	static const enum cache_rank lower[] = {
+		CACHE_RANK_HINT,	   CACHE_RANK_GLUE,	      CACHE_RANK_AUTHORITY_NONAUTH,
+		CACHE_RANK_ANSWER_NONAUTH, CACHE_RANK_AUTHORITY_AUTH,
+	};
+	struct cache *cache = cache_default();
+	struct cache_result res;
+
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0,
+				  "www.example. 300 IN A 192.0.2.80", NULL),
+			 0);
+	for (size_t i = 0; i < sizeof(lower) / sizeof(lower[0]); i++) {
+		assert_int_equal(put_strs(cache, lower[i], T0 + 1,
+					  "www.example. 300 IN A 203.0.113.66", NULL),
+				 1);
+		assert_int_equal(put_neg(cache, "www.example.", LDNS_RR_TYPE_A, CACHE_KIND_NODATA,
+					 SOA("example.", 300, 300), lower[i], T0 + 1),
+				 1);
+		/* Stored in its own slot, but a lookup still believes the answer. */
+		assert_int_equal(put_neg(cache, "www.example.", 0, CACHE_KIND_NXDOMAIN,
+					 SOA("example.", 300, 300), lower[i], T0 + 1),
+				 0);
+		assert_int_equal(lookup(cache, "www.example.", LDNS_RR_TYPE_A, T0 + 2, &res),
+				 CACHE_FRESH);
+		assert_int_equal(res.kind, CACHE_KIND_RRSET);
+		assert_int_equal(res.rank, CACHE_RANK_ANSWER_AUTH);
+		assert_first_rdata(&res, "192.0.2.80");
+		cache_result_clear(&res);
+	}
+
+	/* Sibling glue: the same rank again is no reason to replace. */
+	assert_int_equal(
+		put_strs(cache, CACHE_RANK_GLUE, T0, "ns1.example. 300 IN A 192.0.2.53", NULL), 0);
+	assert_int_equal(put_strs(cache, CACHE_RANK_GLUE, T0 + 1,
+				  "ns1.example. 300 IN A 203.0.113.66", NULL),
+			 1);
+	assert_int_equal(lookup(cache, "ns1.example.", LDNS_RR_TYPE_A, T0 + 2, &res), CACHE_FRESH);
+	assert_first_rdata(&res, "192.0.2.53");
+	cache_result_clear(&res);
+	/* The zone's own authoritative answer does replace it. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0 + 3,
+				  "ns1.example. 300 IN A 192.0.2.54", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "ns1.example.", LDNS_RR_TYPE_A, T0 + 4, &res), CACHE_FRESH);
+	assert_first_rdata(&res, "192.0.2.54");
+	cache_result_clear(&res);
+	cache_destroy(cache);
+}
+
+/*
+ * Ghost domains (CVE-2012-1033): the child re-sending its NS RRset, in the
+ * authority section of every answer or as an NS answer, must not keep a
+ * delegation alive past the TTL the parent gave; once that ends, the
+ * parent is asked again (it may have removed the delegation).
+ */
+static void test_ghost_domain_expires(void **state)
+{
+	struct cache *cache = cache_default();
+	struct cache_result res;
+
+	/* The parent's referral: 3600 s. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_AUTHORITY_NONAUTH, T0,
+				  "ghost.example. 3600 IN NS ns.ghost.example.", NULL),
+			 0);
+	/* The child's authority section: more trusted, stored, but no longer. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_AUTHORITY_AUTH, T0 + 100,
+				  "ghost.example. 86400 IN NS ns.ghost.example.", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "ghost.example.", LDNS_RR_TYPE_NS, T0 + 100, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.rank, CACHE_RANK_AUTHORITY_AUTH);
+	assert_int_equal(res.ttl, 3500);
+	cache_result_clear(&res);
+	/* Re-sent at the same rank: not stored. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_AUTHORITY_AUTH, T0 + 2000,
+				  "ghost.example. 86400 IN NS ns.ghost.example.", NULL),
+			 1);
+	/* The child's NS answer replaces it, with the old expiry. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0 + 3000,
+				  "ghost.example. 86400 IN NS ns.ghost.example.", NULL),
+			 0);
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0 + 3500,
+				  "ghost.example. 86400 IN NS ns.ghost.example.", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "ghost.example.", LDNS_RR_TYPE_NS, T0 + 3599, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.ttl, 1);
+	cache_result_clear(&res);
+	/* When the parent's TTL ends, the delegation is no longer fresh. */
+	assert_int_equal(lookup(cache, "ghost.example.", LDNS_RR_TYPE_NS, T0 + 3600, NULL),
+			 CACHE_STALE);
+	/* Expired: anything may store it again, with its own TTL. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_AUTHORITY_NONAUTH, T0 + 3700,
+				  "ghost.example. 600 IN NS ns.ghost.example.", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "ghost.example.", LDNS_RR_TYPE_NS, T0 + 3700, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.ttl, 600);
+	cache_result_clear(&res);
+
+	/* Other types keep the usual rule: an authoritative answer refreshes. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0,
+				  "www.ghost.example. 60 IN A 192.0.2.1", NULL),
+			 0);
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0 + 30,
+				  "www.ghost.example. 60 IN A 192.0.2.1", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "www.ghost.example.", LDNS_RR_TYPE_A, T0 + 30, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.ttl, 60);
+	cache_result_clear(&res);
+	cache_destroy(cache);
+}
+
+/*
+ * A name's NXDOMAIN entry and its types' entries obey the same ranks as one
+ * slot: whichever was stored last no longer simply wins.
+ */
+static void test_nxdomain_obeys_ranks(void **state)
+{
+	struct cache *cache = cache_default();
+	struct cache_result res;
+
+	/* An authoritative NXDOMAIN is not undone by glue or a non-AA answer. */
+	assert_int_equal(put_neg(cache, "gone.example.", 0, CACHE_KIND_NXDOMAIN,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_AUTH, T0),
+			 0);
+	assert_int_equal(put_strs(cache, CACHE_RANK_GLUE, T0 + 1,
+				  "gone.example. 3600 IN A 203.0.113.66", NULL),
+			 0);
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_NONAUTH, T0 + 2,
+				  "gone.example. 3600 IN AAAA 2001:db8::66", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "gone.example.", LDNS_RR_TYPE_A, T0 + 3, &res), CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_NXDOMAIN);
+	cache_result_clear(&res);
+	assert_int_equal(lookup(cache, "gone.example.", LDNS_RR_TYPE_AAAA, T0 + 3, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_NXDOMAIN);
+	cache_result_clear(&res);
+	/* Once the NXDOMAIN expires, the later data stands (as a store then would). */
+	assert_int_equal(lookup(cache, "gone.example.", LDNS_RR_TYPE_A, T0 + 300, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_RRSET);
+	cache_result_clear(&res);
+
+	/* A non-authoritative NXDOMAIN does not hide an authoritative answer... */
+	assert_int_equal(
+		put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0, "x.example. 600 IN A 192.0.2.1", NULL),
+		0);
+	assert_int_equal(put_neg(cache, "x.example.", 0, CACHE_KIND_NXDOMAIN,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_NONAUTH, T0 + 1),
+			 0);
+	assert_int_equal(lookup(cache, "x.example.", LDNS_RR_TYPE_A, T0 + 2, &res), CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_RRSET);
+	cache_result_clear(&res);
+	/* ...nor does a non-authoritative NODATA replace an authoritative NXDOMAIN. */
+	assert_int_equal(put_neg(cache, "y.example.", 0, CACHE_KIND_NXDOMAIN,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_AUTH, T0),
+			 0);
+	assert_int_equal(put_neg(cache, "y.example.", LDNS_RR_TYPE_A, CACHE_KIND_NODATA,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_NONAUTH, T0 + 1),
+			 0);
+	assert_int_equal(lookup(cache, "y.example.", LDNS_RR_TYPE_A, T0 + 2, &res), CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_NXDOMAIN);
+	cache_result_clear(&res);
+	/* An authoritative answer stored later does win: the name came back. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0 + 3,
+				  "y.example. 60 IN A 192.0.2.2", NULL),
+			 0);
+	assert_int_equal(lookup(cache, "y.example.", LDNS_RR_TYPE_A, T0 + 4, &res), CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_RRSET);
+	cache_result_clear(&res);
+	cache_destroy(cache);
+}
+
+/*
+ * RFC 8020: with harden_below_nxdomain, a fresh authoritative NXDOMAIN
+ * answers for every name below it (cache_lookup_question); not a
+ * non-authoritative or an expired one, and not when the option is off.
+ */
+static void test_rfc8020_below_nxdomain(void **state)
+{
+	struct cache_opts opts;
+	struct cache *cache;
+	struct cache_result res;
+	ldns_rdf *deep = name_new("a.b.c.gone.example.");
+
+	cache_opts_init(&opts);
+	assert_true(opts.harden_below_nxdomain); /* the default */
+	cache = cache_create(&opts);
+	assert_non_null(cache);
+	assert_int_equal(put_neg(cache, "gone.example.", 0, CACHE_KIND_NXDOMAIN,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_AUTH, T0),
+			 0);
+	assert_int_equal(cache_lookup_question(cache, deep, LDNS_RR_TYPE_A, T0 + 10, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_NXDOMAIN);
+	assert_int_equal(res.ttl, 290);
+	assert_int_equal(ldns_rr_list_rr_count(res.rrs), 1);
+	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(res.rrs, 0)), LDNS_RR_TYPE_SOA);
+	cache_result_clear(&res);
+	/* The plain lookup does not walk. */
+	assert_int_equal(cache_lookup(cache, deep, LDNS_RR_TYPE_A, T0 + 10, NULL), CACHE_MISS);
+	/* A fresh entry of the name itself comes first. */
+	assert_int_equal(put_strs(cache, CACHE_RANK_ANSWER_AUTH, T0,
+				  "a.b.c.gone.example. 60 IN TXT \"here\"", NULL),
+			 0);
+	assert_int_equal(cache_lookup_question(cache, deep, LDNS_RR_TYPE_TXT, T0 + 10, &res),
+			 CACHE_FRESH);
+	assert_int_equal(res.kind, CACHE_KIND_RRSET);
+	cache_result_clear(&res);
+	/* Expired: no longer proof. */
+	assert_int_equal(cache_lookup_question(cache, deep, LDNS_RR_TYPE_A, T0 + 300, NULL),
+			 CACHE_MISS);
+	/* Not authoritative: not proof either. */
+	assert_int_equal(put_neg(cache, "fwd.example.", 0, CACHE_KIND_NXDOMAIN,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_NONAUTH, T0),
+			 0);
+	ldns_rdf *below_fwd = name_new("www.fwd.example.");
+	assert_int_equal(cache_lookup_question(cache, below_fwd, LDNS_RR_TYPE_A, T0, NULL),
+			 CACHE_MISS);
+	ldns_rdf_deep_free(below_fwd);
+	cache_destroy(cache);
+
+	/* harden-below-nxdomain: no. */
+	opts.harden_below_nxdomain = false;
+	cache = cache_create(&opts);
+	assert_non_null(cache);
+	assert_int_equal(put_neg(cache, "gone.example.", 0, CACHE_KIND_NXDOMAIN,
+				 SOA("example.", 300, 300), CACHE_RANK_AUTHORITY_AUTH, T0),
+			 0);
+	assert_int_equal(cache_lookup_question(cache, deep, LDNS_RR_TYPE_A, T0, NULL), CACHE_MISS);
+	cache_destroy(cache);
+	ldns_rdf_deep_free(deep);
 }
 
 static void test_case_insensitive(void **state)
@@ -763,6 +1016,10 @@ int main(void)
 		cmocka_unit_test(test_later_store_wins),
 		cmocka_unit_test(test_nodata_shares_slot),
 		cmocka_unit_test(test_rank_rules),
+		cmocka_unit_test(test_nonauth_does_not_replace_auth),
+		cmocka_unit_test(test_ghost_domain_expires),
+		cmocka_unit_test(test_nxdomain_obeys_ranks),
+		cmocka_unit_test(test_rfc8020_below_nxdomain),
 		cmocka_unit_test(test_case_insensitive),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_stats_and_flush),

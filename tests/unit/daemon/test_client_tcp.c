@@ -3,7 +3,11 @@
  * reference count, the pipelining cap (RFC 7766 §6.2.1.1: reading pauses
  * at 64 queries in flight and resumes below), the idle timeout, and that a
  * connection closed under held answers is freed only at the last release
- * (ASan sees any use after free or leak).
+ * (ASan sees any use after free or leak). Then what a client may spend
+ * (issue 12): a client that never reads stops being read from and is
+ * closed, a slowloris is closed, partial bytes do not extend the idle
+ * timeout, the per-address cap, the ACL at accept, the pipelining cap
+ * within one read.
  *
  * Real loopback TCP on a real uv loop; task.c is replaced by this file's
  * task_handle_query() (a link seam) that keeps every client it is handed,
@@ -24,7 +28,9 @@
 
 #include "daemon/client.h"
 #include "daemon/client_tcp.h"
+#include "daemon/config.h"
 #include "daemon/task.h"
+#include "resolver/resolver.h"
 
 #define MAX_QUERIES 128
 #define PIPELINE 64 /* client_tcp.c's TCP_MAX_PIPELINE */
@@ -37,11 +43,19 @@ static struct {
 	uint16_t ids[MAX_QUERIES];	    /* first two bytes of each query */
 	unsigned n;
 	unsigned released;
+	size_t answer_len; /* non-zero: answer each query at once, hold nothing
+			      (the fast path, an error), with this many bytes */
 } got;
 
 void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 		       const struct client *client)
 {
+	if (got.answer_len) {
+		static uint8_t answer[65535];
+		got.n++;
+		client_send(client, answer, got.answer_len);
+		return;
+	}
 	assert_true(got.n < MAX_QUERIES);
 	assert_true(len >= 2);
 	got.ids[got.n] = (uint16_t)(msg[0] << 8 | msg[1]);
@@ -62,6 +76,8 @@ struct fixture {
 	uv_loop_t loop;
 	uv_tcp_t listener;
 	struct client_tcp_server srv;
+	struct config cfg; /* the ACL: default, localhost allowed */
+	struct resolver_stats stats;
 	struct sockaddr_in addr;
 	int fd; /* the client side: a plain socket */
 };
@@ -72,7 +88,15 @@ static int setup(void **state)
 	assert_non_null(f);
 	memset(&got, 0, sizeof(got));
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	client_tcp_server_init(&f->srv, &f->loop, (struct task_env *)f, 4, IDLE_MS);
+	config_defaults(&f->cfg);
+	struct client_tcp_opts opts = {
+		.max_conns = 4,
+		.max_conns_per_addr = 0,
+		.idle_timeout_ms = IDLE_MS,
+		.acl = &f->cfg,
+		.stats = &f->stats,
+	};
+	client_tcp_server_init(&f->srv, &f->loop, (struct task_env *)f, &opts);
 	assert_int_equal(uv_tcp_init(&f->loop, &f->listener), 0);
 	f->listener.data = &f->srv;
 	struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -92,7 +116,7 @@ static int teardown(void **state)
 		close(f->fd);
 	client_tcp_close_all(&f->srv);
 	uv_close((uv_handle_t *)&f->listener, NULL);
-	for (unsigned i = got.released; i < got.n; i++)
+	for (unsigned i = got.released; i < got.n && !got.answer_len; i++)
 		client_release(&got.clients[i]); /* the tests release in order */
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(f->srv.nconns, 0);
@@ -184,12 +208,17 @@ static void test_pipelining_cap_pauses_and_resumes(void **state)
 	client_send_queries(f, PIPELINE, 6);
 	run_for(f, 100, NULL, 0);
 	assert_int_equal(got.n, PIPELINE);
-	/* One answer done: below the cap, reading resumes. */
+	/* One answer done: below the cap, reading resumes for one query (the
+	 * cap is checked before each message, not once per read). */
 	release(0);
+	run_for(f, 100, NULL, 0);
+	assert_int_equal(got.n, PIPELINE + 1);
+	for (unsigned i = 1; i < 6; i++)
+		release(i);
 	run_for(f, 1000, &got.n, PIPELINE + 6);
 	assert_int_equal(got.n, PIPELINE + 6);
 	assert_int_equal(got.ids[PIPELINE + 5], PIPELINE + 5);
-	for (unsigned i = 1; i < got.n; i++)
+	for (unsigned i = 6; i < got.n; i++)
 		release(i);
 }
 
@@ -255,6 +284,198 @@ static void test_close_all_with_answers_owed(void **state)
 		release(i);
 }
 
+/* ---- what a client may spend (issue 12) -------------------------------- */
+
+#define STAT(f, field) atomic_load_explicit(&(f)->stats.field, memory_order_relaxed)
+
+/* A connection from `src` (an IPv4 loopback address, NULL: any); the loop
+ * is run until the server has seen it accepted or closed. */
+static int connect_from(struct fixture *f, const char *src)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	if (src) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+		assert_int_equal(bind(fd, (const struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	assert_int_equal(connect(fd, (const struct sockaddr *)&f->addr, sizeof(f->addr)), 0);
+	run_for(f, 100, NULL, 0);
+	return fd;
+}
+
+/* Whether the server closed `fd` (EOF or reset), within `ms`. */
+static bool closed_by_server(struct fixture *f, int fd, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uint8_t in[4096];
+		ssize_t r = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/*
+ * A client that sends queries and never reads the answers: the answers
+ * fill the socket buffers, then libuv's write queue; at the write-queue cap
+ * the server stops reading, so the rest of the queries stay in the kernel
+ * and nothing more is allocated; the queue stays full past the idle timeout
+ * and the connection is closed. Before: every query was read and answered
+ * into an unbounded write queue.
+ */
+static void test_client_that_never_reads_is_paused_then_closed(void **state)
+{
+	struct fixture *f = *state;
+	got.answer_len = 16384; /* 2000 queries would be 32 MB of answers */
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->fd >= 0);
+	int small = 4096;
+	assert_int_equal(setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_int_equal(connect(f->fd, (const struct sockaddr *)&f->addr, sizeof(f->addr)), 0);
+	run_for(f, 1000, &f->srv.nconns, 1);
+	assert_int_equal(f->srv.nconns, 1);
+	unsigned sent = 0;
+	uint64_t end = now_ms() + 300;
+	while (sent < 2000 && now_ms() < end) {
+		uint8_t q[6] = {0, 4, (uint8_t)(sent >> 8), (uint8_t)sent, 0xab, 0xcd};
+		ssize_t r = send(f->fd, q, sizeof(q), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r == (ssize_t)sizeof(q))
+			sent++;
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	}
+	assert_int_equal(sent, 2000); /* 12 KB: the kernel takes it all */
+	run_for(f, 50, NULL, 0);
+	/* Paused: far fewer queries read than sent (the socket buffers hold
+	 * what was answered; the write queue at most its cap and one answer). */
+	assert_true(got.n < 1000);
+	assert_true(STAT(f, tcp_write_pauses) >= 1);
+	unsigned read_so_far = got.n;
+	/* Still not reading: closed once the queue stayed full for the idle
+	 * timeout, without reading more. */
+	run_for(f, 5 * IDLE_MS, NULL, 0);
+	assert_int_equal(f->srv.nconns, 0);
+	assert_int_equal(got.n, read_so_far);
+	assert_int_equal(STAT(f, tcp_write_stall_closes), 1);
+}
+
+/* The pipelining cap holds within one read: 100 queries in one segment
+ * are not 100 tasks. Before: the whole buffer was handed on first. */
+static void test_pipelining_cap_holds_within_one_read(void **state)
+{
+	struct fixture *f = *state;
+	client_connect(f);
+	client_send_queries(f, 0, 100);
+	run_for(f, 200, NULL, 0);
+	assert_int_equal(got.n, PIPELINE);
+	assert_true(STAT(f, tcp_pipeline_pauses) >= 1);
+	/* The rest follow as answers are done. */
+	for (unsigned i = 0; i < PIPELINE; i++)
+		release(i);
+	run_for(f, 1000, &got.n, 100);
+	assert_int_equal(got.n, 100);
+	assert_int_equal(got.ids[99], 99);
+	for (unsigned i = PIPELINE; i < got.n; i++)
+		release(i);
+}
+
+/* Sends one byte of a never finished 200-byte message every 10 ms, for
+ * `ms` or until the server closes the connection; true if it did. */
+static bool drip(struct fixture *f, unsigned ms)
+{
+	static const uint8_t prefix[2] = {0, 200};
+	uint64_t end = now_ms() + ms;
+	for (unsigned i = 0; now_ms() < end && i < 202; i++) {
+		uint8_t b = i < 2 ? prefix[i] : 0x55;
+		if (send(f->fd, &b, 1, MSG_NOSIGNAL) != 1)
+			return true;
+		if (closed_by_server(f, f->fd, 10))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A slowloris with an answer owed (so the idle rule does not close it):
+ * one byte every 10 ms, each resetting nothing; closed within two idle
+ * timeouts of its first byte. Before: every byte restarted the idle timer.
+ */
+static void test_slowloris_is_closed_after_the_deadline(void **state)
+{
+	struct fixture *f = *state;
+	client_connect(f);
+	client_send_queries(f, 1, 1);
+	run_for(f, 1000, &got.n, 1);
+	assert_int_equal(got.n, 1); /* held: an answer is owed */
+	uint64_t start = now_ms();
+	assert_true(drip(f, 10 * IDLE_MS));
+	assert_true(now_ms() - start <= 3 * IDLE_MS);
+	assert_int_equal(STAT(f, tcp_partial_timeouts), 1);
+	release(0);
+}
+
+/* Nothing owed: bytes of a message that never completes do not keep the
+ * connection from its idle timeout. */
+static void test_partial_bytes_do_not_extend_idle_timeout(void **state)
+{
+	struct fixture *f = *state;
+	client_connect(f);
+	client_send_queries(f, 1, 1);
+	run_for(f, 1000, &got.n, 1);
+	release(0);
+	uint64_t start = now_ms();
+	assert_true(drip(f, 10 * IDLE_MS));
+	assert_true(now_ms() - start <= 3 * IDLE_MS);
+}
+
+/* tcp-connections-per-address: the N+1th from one address is closed at
+ * once; another address still gets in. */
+static void test_per_address_cap_refuses_the_next(void **state)
+{
+	struct fixture *f = *state;
+	f->srv.opts.max_conns_per_addr = 2;
+	f->srv.opts.idle_timeout_ms = 10000; /* not the idle rule closing them */
+	int a = connect_from(f, "127.0.0.1");
+	int b = connect_from(f, "127.0.0.1");
+	int c = connect_from(f, "127.0.0.1");
+	assert_true(closed_by_server(f, c, 200));
+	assert_false(closed_by_server(f, a, 20));
+	assert_false(closed_by_server(f, b, 20));
+	assert_int_equal(STAT(f, tcp_refused_per_addr), 1);
+	int d = connect_from(f, "127.0.0.2");
+	assert_false(closed_by_server(f, d, 50));
+	assert_int_equal(f->srv.nconns, 3);
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+}
+
+/* access-control deny: closed at accept, not one query read. refuse: the
+ * connection is served (task.c answers REFUSED, query by query). */
+static void test_denied_address_closed_at_accept(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(f->cfg.acl[0].net.ss_family, AF_INET); /* 127.0.0.0/8 */
+	f->cfg.acl[0].action = CONFIG_ACL_DENY;
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(f->fd, (const struct sockaddr *)&f->addr, sizeof(f->addr)), 0);
+	client_send_queries(f, 1, 1);
+	assert_true(closed_by_server(f, f->fd, 200));
+	assert_int_equal(got.n, 0);
+	assert_int_equal(STAT(f, tcp_denied), 1);
+	close(f->fd);
+	f->cfg.acl[0].action = CONFIG_ACL_REFUSE;
+	client_connect(f);
+	client_send_queries(f, 7, 1);
+	run_for(f, 1000, &got.n, 1);
+	assert_int_equal(got.n, 1);
+	release(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +487,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_closed_connection_lives_until_last_release,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_all_with_answers_owed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_that_never_reads_is_paused_then_closed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelining_cap_holds_within_one_read, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_slowloris_is_closed_after_the_deadline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_partial_bytes_do_not_extend_idle_timeout,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_address_cap_refuses_the_next, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_denied_address_closed_at_accept, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

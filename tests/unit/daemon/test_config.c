@@ -111,7 +111,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.nacl, 2);
 	assert_string_equal(cfg.root_hints, "");
 	assert_true(cfg.do_ip4 && cfg.do_ip6 && cfg.do_not_query_localhost);
-	assert_true(cfg.qname_minimisation && cfg.harden_glue);
+	assert_true(cfg.qname_minimisation && cfg.harden_glue && cfg.harden_below_nxdomain);
 	assert_int_equal(cfg.edns_buffer_size, 1232);
 	assert_int_equal(cfg.outgoing4.ss_family, AF_UNSPEC);
 	assert_int_equal(cfg.outgoing6.ss_family, AF_UNSPEC);
@@ -141,6 +141,9 @@ static void test_every_key(void **state)
 				    "num-threads: 4\n"
 				    "tcp-idle-timeout: 3000\n"
 				    "incoming-num-tcp: 100\n"
+				    "tcp-connections-per-address: 4\n"
+				    "num-queries-per-thread: 300\n"
+				    "jostle-timeout: 50\n"
 				    "access-control: 10.0.0.0/8 allow\n"
 				    "root-hints: /etc/holdfast/root.hints\n"
 				    "do-ip4: yes\n"
@@ -148,6 +151,7 @@ static void test_every_key(void **state)
 				    "do-not-query-localhost: no\n"
 				    "qname-minimisation: no\n"
 				    "harden-glue: no\n"
+				    "harden-below-nxdomain: no\n"
 				    "edns-buffer-size: 4096\n"
 				    "outgoing-interface: 192.0.2.7\n"
 				    "outgoing-interface: 2001:db8::7\n"
@@ -165,6 +169,9 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.num_threads, 4);
 	assert_int_equal(cfg.tcp_idle_timeout_ms, 3000);
 	assert_int_equal(cfg.tcp_max_connections, 100);
+	assert_int_equal(cfg.tcp_per_address, 4);
+	assert_int_equal(cfg.queries_per_thread, 300);
+	assert_int_equal(cfg.jostle_timeout_ms, 50);
 	assert_int_equal(cfg.nacl, 1);
 	assert_int_equal(cfg.acl[0].prefix, 8);
 	assert_int_equal(cfg.acl[0].action, CONFIG_ACL_ALLOW);
@@ -174,6 +181,7 @@ static void test_every_key(void **state)
 	assert_false(cfg.do_not_query_localhost);
 	assert_false(cfg.qname_minimisation);
 	assert_false(cfg.harden_glue);
+	assert_false(cfg.harden_below_nxdomain);
 	assert_int_equal(cfg.edns_buffer_size, 4096);
 	expect_addr(&cfg.outgoing4, "192.0.2.7", 0);
 	expect_addr(&cfg.outgoing6, "2001:db8::7", 0);
@@ -253,6 +261,7 @@ static void test_bad_values(void **state)
 
 	expect_error("do-ip4: maybe\n", 1, "bad boolean 'maybe' for 'do-ip4'");
 	expect_error("harden-glue: 1\n", 1, "bad boolean");
+	expect_error("num-queries-per-thread: 0\n", 1, "");
 	expect_error("num-threads: four\n", 1, "bad number 'four' for 'num-threads'");
 	expect_error("num-threads: -1\n", 1, "bad number");
 	expect_error("num-threads: 4x\n", 1, "bad number");

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "daemon/client.h"
@@ -832,6 +833,45 @@ static void test_hold_counts_answers_owed(void **state)
 	fake_done(c);
 }
 
+/* ---- num-queries-per-thread (issue 12) ----------------------------------- */
+
+/* At the cap a new query is dropped while the oldest resolution is young,
+ * and the oldest is jostled out (unanswered, its attempt cancelled, its
+ * hold released) once it has waited more than jostle-timeout. Before:
+ * nothing bounded the tasks of a worker. */
+static void test_queries_per_thread_drops_then_jostles(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_client *a = fake_new(), *b = fake_new(), *c = fake_new();
+
+	f->ctx.cfg.queries_per_thread = 2;
+	f->ctx.cfg.jostle_timeout_ms = 50;
+	ask(&f->env, a, "a.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 1});
+	ask(&f->env, b, "b.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 2});
+	assert_int_equal(f->env.ntasks, 2);
+	/* Full, and the oldest is young: the newest is dropped. */
+	ask(&f->env, c, "c.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 3});
+	assert_int_equal(f->env.ntasks, 2);
+	assert_int_equal(c->holds + c->sent, 0);
+	assert_int_equal(f->ctx.stats.tasks_dropped, 1);
+	/* The oldest has waited past jostle-timeout: it makes room. */
+	usleep(60 * 1000);
+	uv_update_time(&f->loop);
+	ask(&f->env, c, "c.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 4});
+	assert_int_equal(f->env.ntasks, 2);
+	assert_int_equal(f->ctx.stats.tasks_jostled, 1);
+	assert_int_equal(a->holds + a->sent, 0);
+	assert_int_equal(up.cancelled, 1);
+	assert_int_equal(c->holds, 1);
+	drive(false);
+	assert_int_equal(a->sent, 0);
+	assert_int_equal(b->sent, 1);
+	assert_int_equal(c->sent, 1);
+	fake_done(a);
+	fake_done(b);
+	fake_done(c);
+}
+
 int main(void)
 {
 	log_set_verbosity(getenv("HOLDFAST_TEST_DEBUG") ? 4 : 0);
@@ -853,6 +893,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_leader_gone_waiters_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_releases_every_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_counts_answers_owed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queries_per_thread_drops_then_jostles, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

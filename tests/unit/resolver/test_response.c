@@ -220,9 +220,50 @@ static void test_referral_limit(void **state)
 	assert_true(f->nsent <= 10);
 }
 
+/*
+ * RFC 8020 (harden-below-nxdomain): once example.com.'s server said
+ * gone.example.com. does not exist, names below it are answered NXDOMAIN
+ * from the cache without asking; with the option off they are asked.
+ */
+static void test_rfc8020_below_nxdomain(void **state)
+{
+	struct fixture *f = *state;
+	static const struct entry script[] = {
+		{NS1_COM, "*.gone.example.com.", 0, F_AA, LDNS_RCODE_NXDOMAIN,
+		 .ns = {SOA_EXAMPLE_COM}},
+		END,
+	};
+
+	use_script(f, script);
+	const ldns_pkt *a = resolve(f, "gone.example.com.", LDNS_RR_TYPE_A, T0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+	a = resolve(f, "www.deep.gone.example.com.", LDNS_RR_TYPE_AAAA, T0 + 10);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(f->nsent, 0);
+	assert_true(
+		section_has(a, LDNS_SECTION_AUTHORITY,
+			    "example.com. 290 IN SOA ns1.example.com. hostmaster.example.com. 1 "
+			    "7200 3600 1209600 300"));
+
+	/* harden-below-nxdomain: no. The names below are asked. */
+	struct cache_opts opts;
+	cache_opts_init(&opts);
+	opts.harden_below_nxdomain = false;
+	cache_destroy(f->cache);
+	f->cache = f->env.cache = cache_create(&opts);
+	assert_non_null(f->cache);
+	a = resolve(f, "gone.example.com.", LDNS_RR_TYPE_A, T0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+	a = resolve(f, "www.deep.gone.example.com.", LDNS_RR_TYPE_AAAA, T0 + 10);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(f->nsent, 1);
+	assert_int_equal(f->unscripted, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rfc8020_below_nxdomain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nxdomain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nodata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_server, setup, teardown),

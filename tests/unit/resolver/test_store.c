@@ -102,9 +102,68 @@ static void test_answer_out_of_zone(void **state)
 	assert_int_equal(cached(f, "ns.evil.com.", LDNS_RR_TYPE_A, T0, NULL), CACHE_MISS);
 }
 
+/*
+ * Ghost domains (CVE-2012-1033): com. delegates example.com. for 3600 s; the
+ * child answers every question with its NS set in the authority section
+ * (TTL 86400), and once an NS question. That must not keep the delegation
+ * alive: after the parent's 3600 s, com. is asked again, and its NXDOMAIN
+ * (the delegation was removed) is the answer, not the child's data.
+ */
+static void test_ghost_domain_expires(void **state)
+{
+	struct fixture *f = *state;
+	static const struct entry before[] = {
+		{GTLD, "*.example.com.", 0, 0, 0,
+		 .ns = {"example.com. 3600 IN NS ns1.example.com."},
+		 .ar = {"ns1.example.com. 3600 IN A " NS1_COM}},
+		{NS1_COM, "example.com.", LDNS_RR_TYPE_NS, F_AA, 0,
+		 .an = {"example.com. 86400 IN NS ns1.example.com."}},
+		{NS1_COM, "*.example.com.", LDNS_RR_TYPE_A, F_AA, 0,
+		 .an = {"www.example.com. 300 IN A 192.0.2.80"},
+		 .ns = {"example.com. 86400 IN NS ns1.example.com."}},
+		END,
+	};
+	static const struct entry after[] = {
+		{GTLD, "*.example.com.", 0, F_AA, LDNS_RCODE_NXDOMAIN,
+		 .ns = {"com. 900 IN SOA a.gtld-servers.net. nstld.verisign-grs.com. 1 1800 900 "
+			"604800 900"}},
+		{NS1_COM, "*.example.com.", LDNS_RR_TYPE_A, F_AA, 0,
+		 .an = {"www.example.com. 300 IN A " EVIL},
+		 .ns = {"example.com. 86400 IN NS ns1.example.com."}},
+		END,
+	};
+
+	use_script(f, before);
+	const ldns_pkt *a = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, T0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+	/* The child re-sends its NS set, in answers and as an NS answer. */
+	for (unsigned t = 600; t < 3600; t += 600) {
+		a = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, T0 + t);
+		assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+		assert_int_equal(sends_to(f, GTLD), 0);
+	}
+	a = resolve(f, "example.com.", LDNS_RR_TYPE_NS, T0 + 3000);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+	struct cache_result res;
+	assert_int_equal(cached(f, "example.com.", LDNS_RR_TYPE_NS, T0 + 3000, &res), CACHE_FRESH);
+	assert_true(res.ttl <= 600);
+	cache_result_clear(&res);
+
+	/* The parent's TTL is over and the parent removed the delegation (a
+	 * new name: for www the empty-answer guard would hold the last good
+	 * answer, which is its job). */
+	use_script(f, after);
+	a = resolve(f, "mail.example.com.", LDNS_RR_TYPE_A, T0 + 3700);
+	assert_int_equal(sends_to(f, GTLD), 1);
+	assert_int_equal(sends_to(f, NS1_COM), 0);
+	assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(f->unscripted, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ghost_domain_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_referral_out_of_bailiwick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_harden_glue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_out_of_zone, setup, teardown),
