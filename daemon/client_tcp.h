@@ -35,7 +35,7 @@ struct task_env;
  * kernel): over this, a client that does not read is not read from either.
  * A connection whose queued answers make no progress (none leaves) for
  * tcp-idle-timeout is closed, at the cap or below it. */
-#define CLIENT_TCP_MAX_WRITE_QUEUE (32 * 1024)
+#define CLIENT_TCP_MAX_WRITE_QUEUE ((size_t)32 * 1024)
 
 struct client_tcp_opts {
 	unsigned max_conns;	      /* incoming-num-tcp, per worker */

@@ -17,7 +17,7 @@
 /* Answer bytes copied and queued per worker while its UDP sockets' buffers
  * are full (EAGAIN), waiting for libuv to send them; an answer beyond this
  * is dropped and counted (the client retries, as after a lost datagram). */
-#define CLIENT_UDP_MAX_SEND_QUEUE (256 * 1024)
+#define CLIENT_UDP_MAX_SEND_QUEUE ((size_t)256 * 1024)
 
 /* Fills `c` for an answer to `peer` through `udp`; `max_udp_size` is our
  * ceiling on a UDP answer (max-udp-size). `udp` is borrowed for as long as

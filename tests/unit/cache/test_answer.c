@@ -81,7 +81,7 @@ static void test_fast_path_hits_survive_a_flood_of_unique_names(void **state)
 {
 	struct cache_opts opts;
 	cache_opts_init(&opts);
-	opts.max_bytes = 64 * 1024; /* 4 KiB a shard: the flood overflows it */
+	opts.max_bytes = (size_t)64 * 1024; /* 4 KiB a shard: the flood overflows it */
 	struct cache *cache = cache_create(&opts);
 	uint8_t out[512], junk[sizeof(msg)];
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
