@@ -8,6 +8,7 @@ Cases marked `unbound_differs` state holdfast's expected behaviour; with
 RESOLVER=unbound they are expected failures (the reason says why).
 """
 import concurrent.futures
+import os
 import socket
 import struct
 import time
@@ -498,6 +499,15 @@ def test_tcp_client_that_never_reads_does_not_grow_the_heap(resolver, source):
         after = _vm_rss_kib(resolver.pid)
     grown = after - before
     print("RSS grew by %d KiB after %d bytes of queries" % (grown, sent))
-    assert grown < 16 * 1024, "RSS grew by %d KiB after %d bytes of queries" % (grown, sent)
+    # The behaviour, whatever the allocator: holdfast stopped reading, so
+    # the client's send blocked long before 20 MB (the kernel's buffers on
+    # both sides hold a few MB). Before, it read and answered everything.
+    assert sent < 20 * 1024 * 1024, "holdfast read all %d bytes" % sent
+    # The memory bound only means something without ASan: its quarantine
+    # keeps freed blocks resident (up to 256 MB), so the RSS there follows
+    # allocation churn, not what is held.
+    if "ASAN_OPTIONS" not in os.environ:
+        assert grown < 16 * 1024, "RSS grew by %d KiB after %d bytes of queries" % (grown,
+                                                                                    sent)
     # Still serving.
     assert_answer(resolve("host.a.test."), {("host.a.test.", "A"): {"192.0.2.10"}})
