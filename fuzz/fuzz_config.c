@@ -23,15 +23,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz/fuzz_check.h"
 
 /* Byte for byte, padding included: config_parse_text() copies whole structs. */
 static bool same_bytes(const void *a, const void *b, size_t n)

@@ -23,15 +23,7 @@
 #include <string.h>
 
 #include "daemon/control.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz/fuzz_check.h"
 
 /* The command a stripped line names, the simple way. */
 static enum control_cmd reference_cmd(const uint8_t *line, size_t l)

@@ -29,15 +29,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz/fuzz_check.h"
 
 #define OPT_LEN 11 /* dns/impl.h DNS_OPT_FIXED_LEN: root owner, type, class, TTL, RDLENGTH */
 

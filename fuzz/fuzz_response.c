@@ -22,15 +22,7 @@
 #include "cache/cache.h"
 #include "dns/dns.h"
 #include "resolver/resolver.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz/fuzz_check.h"
 
 #define MAX_SENDS 200
 

@@ -22,15 +22,7 @@
 
 #include "dns/dns.h"
 #include "upstream/impl.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz/fuzz_check.h"
 
 static const char *const names[] = {
 	"www.example.com.",	   "example.com.",	     ".",
