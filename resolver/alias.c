@@ -17,10 +17,8 @@
 #include "dns/dns.h"
 #include "util/log.h"
 
-/* RFC 6672 §2.2: qname with the `owner` suffix replaced by `target`; NULL if
- * the result would be too long. */
-static ldns_rdf *dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,
-				  const ldns_rdf *target)
+ldns_rdf *alias_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,
+				 const ldns_rdf *target)
 {
 	/* qname = prefix + owner; result = prefix + target. */
 	int keep = dns_name_label_count(qname) - dns_name_label_count(owner);
@@ -94,7 +92,7 @@ static ldns_rdf *dname_target(struct query *q, const ldns_rr_list *an, bool *fai
 		    rrset_name_equal(owner, q->qname) || !dns_name_is_subdomain(q->qname, owner) ||
 		    !dns_name_is_subdomain(owner, q->cut.zone))
 			continue;
-		ldns_rdf *target = dname_substitute(q->qname, owner, ldns_rr_rdf(rr, 0));
+		ldns_rdf *target = alias_dname_substitute(q->qname, owner, ldns_rr_rdf(rr, 0));
 		if (!target) {
 			ldns_rr *dname = ldns_rr_clone(rr);
 			if (dname && !ldns_rr_list_push_rr(q->answer, dname))

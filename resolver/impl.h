@@ -134,6 +134,12 @@ void request_stat_inc(const struct resolver_request *req, size_t offset);
 /* Moves q to `target` after an alias link. False (and q finished with
  * SERVFAIL) on a loop or when the chain is too long. */
 bool query_follow_alias(struct resolver_request *req, struct query *q, const ldns_rdf *target);
+/* RFC 6672 §2.2: `qname` with its `owner` suffix replaced by `target`
+ * (qname strictly below owner); NULL when that would exceed 255 octets
+ * (YXDOMAIN) or qname is not below owner. Caller frees. Used by alias.c to
+ * follow a chain and by scrub.c to walk one. */
+ldns_rdf *alias_dname_substitute(const ldns_rdf *qname, const ldns_rdf *owner,
+				 const ldns_rdf *target);
 /* Follows the chain from q's name through the answer section of `resp`
  * (CNAMEs, DNAMEs with the synthesized CNAME), adding each link to q's
  * answer. True when q is finished (the data was in `resp`, or SERVFAIL);

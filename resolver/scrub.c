@@ -126,21 +126,6 @@ unsigned scrub_ttl_top_bit(ldns_pkt *pkt)
 	       ttl_clear_top_bit(ldns_pkt_additional(pkt));
 }
 
-/* RFC 6672 §2.2: `name` with its `owner` suffix replaced by `target`; NULL
- * when too long (the chain then ends, and alias.c answers SERVFAIL). */
-static ldns_rdf *scrub_dname_substitute(const ldns_rdf *name, const ldns_rdf *owner,
-					const ldns_rdf *target)
-{
-	size_t nlen = ldns_rdf_size(name), olen = ldns_rdf_size(owner);
-	size_t tlen = ldns_rdf_size(target);
-	if (olen >= nlen || nlen - olen + tlen > DNS_NAME_MAX)
-		return NULL;
-	uint8_t buf[DNS_NAME_MAX];
-	memcpy(buf, ldns_rdf_data(name), nlen - olen);
-	memcpy(buf + nlen - olen, ldns_rdf_data(target), tlen);
-	return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, nlen - olen + tlen, buf);
-}
-
 /* Marks every record of `list` with this owner and type; true if any. */
 static bool mark_rrset(const ldns_rr_list *list, bool *mark, const ldns_rdf *owner, uint16_t type)
 {
@@ -172,7 +157,7 @@ static ldns_rdf *chain_step(const ldns_rr_list *an, bool *mark, const ldns_rdf *
 			    rrset_name_equal(owner, name) || !dns_name_is_subdomain(name, owner) ||
 			    !dns_name_is_subdomain(owner, sq->zone))
 				continue;
-			next = scrub_dname_substitute(name, owner, ldns_rr_rdf(rr, 0));
+			next = alias_dname_substitute(name, owner, ldns_rr_rdf(rr, 0));
 			mark[i] = true;
 		}
 	}
