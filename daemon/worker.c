@@ -117,6 +117,8 @@ int worker_start(struct worker *w, struct daemon_ctx *ctx, unsigned index)
 	client_tcp_server_init(&w->tcp_clients, &w->loop, &w->tasks, &tcp_opts);
 	w->udp_feed.tasks = &w->tasks;
 	w->udp_feed.max_udp_size = ctx->max_udp_size;
+	w->udp_feed.so_rcvbuf = ctx->cfg.so_rcvbuf;
+	w->udp_feed.so_sndbuf = ctx->cfg.so_sndbuf;
 	if (r == 0)
 		r = open_listeners(w);
 	if (r != 0) {

@@ -211,6 +211,30 @@ static void test_aliases_and_sizes(void **state)
 	expect_error("cache-size: 99999999999999999999g\n", 1, "cache-size");
 }
 
+/* so-rcvbuf / so-sndbuf (issue 12): Unbound's names and size syntax, 0 =
+ * the kernel's default; holdfast's receive default is 4m; above 1g (the
+ * kernel takes an int and doubles it) is refused. */
+static void test_socket_buffers(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.so_rcvbuf, 4u << 20);
+	assert_int_equal(cfg.so_sndbuf, 0);
+	assert_int_equal(load(&cfg, "so-rcvbuf: 8m\nso-sndbuf: 256k\n"), 0);
+	assert_int_equal(cfg.so_rcvbuf, 8u << 20);
+	assert_int_equal(cfg.so_sndbuf, 256u << 10);
+	assert_int_equal(load(&cfg, "so-rcvbuf: 0\nso-sndbuf: 1g\n"), 0);
+	assert_int_equal(cfg.so_rcvbuf, 0);
+	assert_int_equal(cfg.so_sndbuf, 1u << 30);
+	assert_int_equal(load(&cfg, "so-rcvbuf: 212992\n"), 0);
+	assert_int_equal(cfg.so_rcvbuf, 212992);
+	expect_error("so-rcvbuf: 2g\n", 1, "out of range");
+	expect_error("so-sndbuf: 1073741825\n", 1, "out of range");
+	expect_error("so-rcvbuf: 4x\n", 1, "bad size '4x'");
+	expect_error("so-sndbuf: -1\n", 1, "bad size '-1'");
+}
+
 static void test_quotes_and_comments(void **state)
 {
 	struct config cfg;
@@ -495,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_aliases_and_sizes),
+		cmocka_unit_test(test_socket_buffers),
 		cmocka_unit_test(test_quotes_and_comments),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_syntax_errors),
