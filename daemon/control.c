@@ -83,6 +83,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 	struct upstream_counters uc;
 	cache_get_stats(ctx->cache, &cs);
 	upstream_servers_counters(ctx->servers, &uc);
+	uint64_t udp_reads, udp_datagrams;
+	client_udp_read_counts(&udp_reads, &udp_datagrams);
 #define RS(field) atomic_load_explicit(&s->field, memory_order_relaxed)
 	const struct counter counters[] = {
 		{"requests", RS(requests)},
@@ -104,8 +106,10 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
 		{"udp.send_drops", client_udp_send_drops()},
+		{"udp.reads", udp_reads},
+		{"udp.datagrams", udp_datagrams},
 		{"requests.jostled", RS(tasks_jostled)},
-		{"requests.dropped", RS(tasks_dropped)},
+		{"requests.shed", RS(tasks_dropped)},
 		{"cache.entries", cs.entries},
 		{"cache.bytes", cs.bytes},
 		{"cache.lookups", cs.lookups},

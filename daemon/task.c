@@ -73,6 +73,19 @@ static void waiters_reply(struct task *t, const ldns_pkt *answer, int ede)
 	}
 }
 
+/* Answers every waiter SERVFAIL with the shedding EDE and frees them. */
+static void task_shed_waiters(struct task *t)
+{
+	struct coalesce_waiter *wt = coalesce_take_waiters(&t->joinable);
+	while (wt) {
+		struct coalesce_waiter *next = wt->next;
+		reply_error_ede(&t->env->buf, &wt->client, &wt->q, DNS_RCODE_SERVFAIL,
+				DNS_EDE_OTHER, TASK_SHED_TEXT);
+		coalesce_waiter_free(wt);
+		wt = next;
+	}
+}
+
 /* ---- the task list ---------------------------------------------------- */
 
 static void task_link(struct task_env *env, struct task *t)
@@ -421,11 +434,19 @@ static bool answer_without_resolving(struct task_env *env, const uint8_t *msg, s
 /*
  * num-queries-per-thread is reached: Unbound's jostle, simplified to the
  * oldest resolution. If it has waited more than jostle-timeout it is ended
- * without an answer (its clients retry; a slow or attacking question must
- * not keep the worker's slots) and true is returned; else the new query is
- * to be dropped (false). Either way it is counted.
+ * (a slow or attacking question must not keep the worker's slots) and true
+ * is returned; else the new query is shed (false). Either way it is
+ * counted, and nobody is left to time out: unlike Unbound, which drops
+ * both silently, the jostled clients get stale data if the cache has it,
+ * else SERVFAIL, and the shed query SERVFAIL, both with EDE 0 (RFC 8914
+ * has no code for overload) and TASK_SHED_TEXT. A dropped query is a
+ * client that waits its timeout and asks again, often twice, while the
+ * overload lasts; an answer costs one send and tells it at once to try
+ * its next server. Only clients the ACL allows get here, and the answer
+ * is no larger than the query plus the EDE option: no amplification.
  */
-static bool task_make_room(struct task_env *env)
+static bool task_make_room(struct task_env *env, const struct client *client,
+			   const struct dns_query_view *q)
 {
 	struct task *oldest = env->oldest;
 	struct resolver_stats *st = env->ctx->env.stats;
@@ -434,12 +455,19 @@ static bool task_make_room(struct task_env *env)
 			   "num-queries-per-thread reached, the oldest resolution jostled out");
 		if (st)
 			atomic_fetch_add_explicit(&st->tasks_jostled, 1, memory_order_relaxed);
+		if (!task_reply_stale(oldest)) {
+			if (!oldest->answered)
+				reply_error_ede(&env->buf, &oldest->client, &oldest->q,
+						DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, TASK_SHED_TEXT);
+			task_shed_waiters(oldest);
+		}
 		task_free(oldest);
 		return true;
 	}
-	log_debug(LOG_DAEMON, "num-queries-per-thread reached, query dropped");
+	log_debug(LOG_DAEMON, "num-queries-per-thread reached, query shed with SERVFAIL");
 	if (st)
 		atomic_fetch_add_explicit(&st->tasks_dropped, 1, memory_order_relaxed);
+	reply_error_ede(&env->buf, client, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, TASK_SHED_TEXT);
 	return false;
 }
 
@@ -457,7 +485,7 @@ void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 	}
 	coalesce_key_build(&env->inflight, &q, &t->joinable.key);
 	if (task_join(env, &t->joinable.key, client, &q) ||
-	    (env->ntasks >= env->ctx->cfg.queries_per_thread && !task_make_room(env))) {
+	    (env->ntasks >= env->ctx->cfg.queries_per_thread && !task_make_room(env, client, &q))) {
 		free(t);
 		return;
 	}
