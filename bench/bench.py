@@ -56,6 +56,11 @@ LAT_QPS = env_int("BENCH_LAT_QPS", 20000)         # dnsperf -Q for the latency r
 LAT_DURATION = env_int("BENCH_LAT_DURATION", 5)   # s per latency run
 MIX_NX_PERCENT = env_int("BENCH_MIX_NX_PERCENT", 10)
 NSD_RRL = env_int("BENCH_NSD_RRL", 0)             # 1: keep NSD's default RRL
+# Extra holdfast config lines ("\n" or ";" between them), e.g.
+# BENCH_HOLDFAST_CONF="so-rcvbuf: 0" to measure one setting's share.
+HOLDFAST_EXTRA = [ln.strip() for ln in
+                  os.environ.get("BENCH_HOLDFAST_CONF", "").replace(";", "\n").splitlines()
+                  if ln.strip()]
 REPEAT = env_int("BENCH_REPEAT", 3)               # rounds of throughput runs
 WORKLOADS = os.environ.get("BENCH_WORKLOADS", "hit mixed").split()
 RESOLVER_THREADS = 2
@@ -167,6 +172,7 @@ def start_holdfast(binary, tmp, hints):
     conf = config.holdfast_reference(HOLDFAST_ADDR, RESOLVER_THREADS, hints)
     conf = "# bench/bench.py: the reference config plus cache-size\n" + conf
     conf += "cache-size: %dm\n" % CACHE_MB
+    conf += "".join("%s\n" % ln for ln in HOLDFAST_EXTRA)
     # holdfast-ctl beside the binary: `stats` after the runs says where
     # queries went (shed, limited upstream, SERVFAIL causes).
     ctl_bin = os.path.join(os.path.dirname(binary), "holdfast-ctl")
@@ -614,6 +620,7 @@ def environment(holdfast_bin):
         "queries:  hit = 1750 cached questions (1000 A, 500 AAAA, 100 MX, 100 TXT, 50 CNAME->A); "
         "mixed = %d%% never-seen names (NXDOMAIN, one upstream query each) + the cached ones"
         % MIX_NX_PERCENT,
+        "holdfast extra config: %s" % ("; ".join(HOLDFAST_EXTRA) or "none"),
         "NSD:      3 servers (root, test., bench.test. with %d hosts), response rate limiting %s"
         % (HOSTS, "on (Debian default)" if NSD_RRL else "off"),
         "CPU:      utime+stime of the resolver process from /proc/PID/stat "
