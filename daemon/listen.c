@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,10 +30,11 @@
 #include "util/log.h"
 #include "util/sockaddr.h"
 
-bool listen_sockbuf_granted(uint32_t wanted, int reported)
+/* Whether `wanted` bytes were granted, from what getsockopt() reported:
+ * Linux reports twice what it grants (socket(7): the doubling is its
+ * bookkeeping overhead). */
+static bool sockbuf_granted(uint32_t wanted, int reported)
 {
-	/* Linux reports twice what it grants (socket(7): the doubling is its
-	 * bookkeeping overhead). */
 	return reported >= 0 && (uint64_t)reported / 2 >= wanted;
 }
 
@@ -51,12 +53,11 @@ static void set_sockbuf(int fd, int opt, int force_opt, uint32_t bytes, const ch
 	int val = (int)bytes, got = -1;
 	socklen_t len = sizeof(got);
 	(void)setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val));
-	if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && listen_sockbuf_granted(bytes, got))
+	if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && sockbuf_granted(bytes, got))
 		return;
 	if (setsockopt(fd, SOL_SOCKET, force_opt, &val, sizeof(val)) == 0) {
 		len = sizeof(got);
-		if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 &&
-		    listen_sockbuf_granted(bytes, got))
+		if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && sockbuf_granted(bytes, got))
 			return;
 	}
 	if (!atomic_exchange(&warned[opt == SO_SNDBUF], true))

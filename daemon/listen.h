@@ -6,7 +6,6 @@
  * Threads: the sockets and `struct listen_udp` belong to one worker's loop.
  */
 #pragma once
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -26,10 +25,6 @@ struct listen_udp {
 	unsigned batch;		/* datagrams of the recvmmsg batch being handled */
 	uint8_t rbuf[(size_t)LISTEN_UDP_BATCH * 65536]; /* a 64 KiB slot per datagram */
 };
-
-/* Whether a socket buffer of `wanted` bytes was granted, from what
- * getsockopt() reported (Linux reports twice the size granted). */
-bool listen_sockbuf_granted(uint32_t wanted, int reported);
 
 /* Opens, binds and starts reading a UDP socket into `handle`. 0 or a
  * negative errno; on error after uv_udp_init the caller closes `handle`. */
