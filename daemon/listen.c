@@ -60,10 +60,11 @@ static void set_sockbuf(int fd, int opt, int force_opt, uint32_t bytes, const ch
 		if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && sockbuf_granted(bytes, got))
 			return;
 	}
+	const char *max = opt == SO_SNDBUF ? "wmem_max" : "rmem_max";
 	if (!atomic_exchange(&warned[opt == SO_SNDBUF], true))
 		log_warn(LOG_DAEMON,
-			 "%s %u not granted, got %d: run as root or raise sysctl net.core.%s", key,
-			 (unsigned)bytes, got / 2, opt == SO_SNDBUF ? "wmem_max" : "rmem_max");
+			 "%s %u not granted, got %d: needs CAP_NET_ADMIN or net.core.%s", key,
+			 (unsigned)bytes, got / 2, max);
 }
 
 static int open_socket(const struct sockaddr_storage *addr, int type)
