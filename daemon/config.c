@@ -508,14 +508,19 @@ static int key_guard_zone(struct parser *p, const char *key, const char *val)
 
 static int key_access_control(struct parser *p, const char *key, const char *val)
 {
-	/* Unbound's variants that only differ in features we do not have */
+	/* Unbound's names. The *_non_local variants differ from refuse and
+	 * deny only for local data, which holdfast does not serve yet. */
 	static const struct {
 		const char *name;
 		enum config_acl_action action;
 	} actions[] = {
-		{"allow", CONFIG_ACL_ALLOW},   {"allow_snoop", CONFIG_ACL_ALLOW},
-		{"refuse", CONFIG_ACL_REFUSE}, {"refuse_non_local", CONFIG_ACL_REFUSE},
-		{"deny", CONFIG_ACL_DENY},     {"deny_non_local", CONFIG_ACL_DENY},
+		{"allow", CONFIG_ACL_ALLOW},
+		{"allow_snoop", CONFIG_ACL_ALLOW_SNOOP},
+		{"allow_setrd", CONFIG_ACL_ALLOW_SETRD},
+		{"refuse", CONFIG_ACL_REFUSE},
+		{"refuse_non_local", CONFIG_ACL_REFUSE},
+		{"deny", CONFIG_ACL_DENY},
+		{"deny_non_local", CONFIG_ACL_DENY},
 	};
 	struct config *cfg = p->cfg;
 	struct sockaddr_storage net;
@@ -542,7 +547,9 @@ static int key_access_control(struct parser *p, const char *key, const char *val
 		if (strcmp(act, actions[i].name) == 0)
 			break;
 	if (i == sizeof(actions) / sizeof(actions[0]))
-		return parser_fail(p, "bad action '%s' for '%s' (expected allow, refuse or deny)",
+		return parser_fail(p,
+				   "bad action '%s' for '%s' (expected allow, allow_snoop, "
+				   "allow_setrd, refuse or deny)",
 				   act, key);
 
 	if (!p->acl_replaced) {

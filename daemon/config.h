@@ -37,9 +37,11 @@ struct config_listen {
 };
 
 enum config_acl_action {
-	CONFIG_ACL_ALLOW,  /* recursion allowed */
-	CONFIG_ACL_REFUSE, /* answer REFUSED */
-	CONFIG_ACL_DENY,   /* drop silently */
+	CONFIG_ACL_ALLOW,	/* recursive queries (RD=1) answered; RD=0 ones REFUSED */
+	CONFIG_ACL_ALLOW_SNOOP, /* RD=0 queries answered too (cache snooping) */
+	CONFIG_ACL_ALLOW_SETRD, /* every query treated as RD=1 (Unbound's allow_setrd) */
+	CONFIG_ACL_REFUSE,	/* answer REFUSED */
+	CONFIG_ACL_DENY,	/* drop silently */
 };
 
 struct config_acl {

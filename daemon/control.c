@@ -96,6 +96,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"scrubbed", RS(scrubbed)},
 		{"replies_oversized", RS(replies_oversized)},
 		{"ns_fetches_capped", RS(ns_fetches_capped)},
+		{"requests.refused_nonrecursive", RS(refused_nonrecursive)},
 		{"tcp.refused_max_connections", RS(tcp_refused_max_conns)},
 		{"tcp.refused_per_address", RS(tcp_refused_per_addr)},
 		{"tcp.denied", RS(tcp_denied)},

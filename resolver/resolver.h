@@ -113,6 +113,9 @@ struct resolver_stats {
 	atomic_uint_fast64_t tasks_dropped;
 	atomic_uint_fast64_t replies_oversized; /* over RESOLVER_MAX_REPLY_RRS / _RRSET_RRS */
 	atomic_uint_fast64_t ns_fetches_capped; /* delegations that hit max_ns_fetches */
+	/* RD=0 queries REFUSED: access-control `allow` does not answer cache
+	 * snooping (daemon/task.c). */
+	atomic_uint_fast64_t refused_nonrecursive;
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */

@@ -403,9 +403,10 @@ static void test_acl(void **state)
 				    "access-control: 2001:db8::/32 allow_snoop\n"
 				    "access-control: 2001:db8:bad::/48 deny_non_local\n"
 				    "access-control: 192.168.1.77/24 refuse_non_local\n"
-				    "access-control: 172.16.0.0/12 allow\n"),
+				    "access-control: 172.16.0.0/12 allow\n"
+				    "access-control: 10.2.0.0/16 allow_setrd\n"),
 			 0);
-	assert_int_equal(cfg.nacl, 8);
+	assert_int_equal(cfg.nacl, 9);
 	/* the default localhost entries are gone */
 	assert_int_equal(acl(&cfg, "127.0.0.1"), CONFIG_ACL_REFUSE);
 	assert_int_equal(acl(&cfg, "::1"), CONFIG_ACL_REFUSE);
@@ -417,7 +418,8 @@ static void test_acl(void **state)
 	assert_int_equal(acl(&cfg, "11.0.0.1"), CONFIG_ACL_REFUSE);
 	assert_int_equal(acl(&cfg, "172.31.255.255"), CONFIG_ACL_ALLOW);
 	assert_int_equal(acl(&cfg, "172.32.0.0"), CONFIG_ACL_REFUSE);
-	assert_int_equal(acl(&cfg, "2001:db8::1"), CONFIG_ACL_ALLOW);
+	assert_int_equal(acl(&cfg, "2001:db8::1"), CONFIG_ACL_ALLOW_SNOOP);
+	assert_int_equal(acl(&cfg, "10.2.3.4"), CONFIG_ACL_ALLOW_SETRD);
 	assert_int_equal(acl(&cfg, "2001:db8:bad::1"), CONFIG_ACL_DENY);
 	assert_int_equal(acl(&cfg, "2001:db9::1"), CONFIG_ACL_REFUSE);
 	/* host bits of the network are cleared */
