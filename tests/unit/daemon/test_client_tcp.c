@@ -641,7 +641,7 @@ static void test_client_that_never_reads_below_the_cap_is_closed(void **state)
 	}
 	/* Watched from the server's side: reading on the client would let
 	 * the answers leave. */
-	uint64_t end = now_ms() + 10 * IDLE_MS;
+	uint64_t end = now_ms() + (uint64_t)10 * IDLE_MS;
 	while (f->srv.nconns > 0 && now_ms() < end) {
 		uv_run(&f->loop, UV_RUN_NOWAIT);
 		usleep(1000);

@@ -58,7 +58,7 @@ static void test_fit_scales_down_in_proportion(void **state)
 	assert_true(l.outgoing_range <= 17 * l.incoming_tcp + 16);
 	/* Little room is wasted: one more descriptor per worker would not
 	 * have fitted. */
-	assert_true(daemon_limits_need(&l) + 2 * 2 > 1024);
+	assert_true(daemon_limits_need(&l) + 2 > 1024);
 }
 
 /* Exactly the minimums fit: scaled to them. One fewer: refused, unchanged. */
