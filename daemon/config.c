@@ -292,6 +292,7 @@ void config_defaults(struct config *cfg)
 	cfg->do_ip6 = up.do_ip6;
 	cfg->do_not_query_localhost = up.do_not_query_localhost;
 	cfg->edns_buffer_size = up.edns_buffer_size;
+	cfg->outgoing_range = up.outgoing_range;
 	cfg->outgoing4 = up.source4;
 	cfg->outgoing6 = up.source6;
 	cfg->qname_minimisation = res.qname_minimisation;
@@ -664,6 +665,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("tcp-idle-timeout", KEY_UNSIGNED, tcp_idle_timeout_ms, 1, 3600000),
 	KEY_PLAIN("incoming-num-tcp", KEY_UNSIGNED, tcp_max_connections, 1, 65535),
 	KEY_PLAIN("tcp-connections-per-address", KEY_UNSIGNED, tcp_per_address, 0, 65535),
+	KEY_PLAIN("outgoing-range", KEY_UNSIGNED, outgoing_range, 1, 65535),
 	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
 	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
 	KEY_CALL("access-control", key_access_control),

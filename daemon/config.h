@@ -57,10 +57,11 @@ struct config {
 	uint16_t port;		      /* default port for `interface:` without @PORT (53) */
 	unsigned num_threads;	      /* 0 = number of CPUs */
 	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
-	unsigned tcp_max_connections; /* per worker (default 256) */
+	unsigned tcp_max_connections; /* incoming-num-tcp, per worker as in Unbound (256) */
 	unsigned queries_per_thread;  /* num-queries-per-thread: resolutions per worker (1024) */
 	unsigned jostle_timeout_ms;   /* jostle-timeout: age before one may be ended (200) */
-	unsigned tcp_per_address;     /* tcp-connections-per-address, per worker (16; 0 = no cap) */
+	unsigned tcp_per_address; /* tcp-connections-per-address, whole process (16; 0 = no cap) */
+	unsigned outgoing_range;  /* outgoing-range: upstream sockets per worker (4096) */
 
 	/* access control; longest prefix wins; default: only localhost allowed */
 	struct config_acl acl[CONFIG_MAX_ACL];

@@ -104,6 +104,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_pauses", RS(tcp_write_pauses)},
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
+		{"tcp.fd_exhausted", RS(tcp_fd_exhausted)},
 		{"udp.send_drops", client_udp_send_drops()},
 		{"requests.jostled", RS(tasks_jostled)},
 		{"requests.dropped", RS(tasks_dropped)},
@@ -124,6 +125,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.refused_breaker", uc.refused_breaker},
 		{"upstream.refused_budget", uc.refused_budget},
 		{"upstream.refused_inflight", uc.refused_inflight},
+		{"upstream.outgoing_range_full", uc.outgoing_range_full},
+		{"upstream.fd_exhausted", uc.fd_exhausted},
 	};
 #undef RS
 	add_counters(out, counters, sizeof(counters) / sizeof(counters[0]));

@@ -107,6 +107,7 @@ struct resolver_stats {
 	atomic_uint_fast64_t tcp_write_pauses;
 	atomic_uint_fast64_t tcp_write_stall_closes;
 	atomic_uint_fast64_t tcp_partial_timeouts;
+	atomic_uint_fast64_t tcp_fd_exhausted; /* accept() out of descriptors: shed */
 	/* num-queries-per-thread (daemon/task.c): resolutions ended unanswered
 	 * to make room (jostled), new ones not started (dropped). */
 	atomic_uint_fast64_t tasks_jostled;

@@ -142,6 +142,7 @@ static void test_every_key(void **state)
 				    "tcp-idle-timeout: 3000\n"
 				    "incoming-num-tcp: 100\n"
 				    "tcp-connections-per-address: 4\n"
+				    "outgoing-range: 512\n"
 				    "num-queries-per-thread: 300\n"
 				    "jostle-timeout: 50\n"
 				    "access-control: 10.0.0.0/8 allow\n"
@@ -170,6 +171,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.tcp_idle_timeout_ms, 3000);
 	assert_int_equal(cfg.tcp_max_connections, 100);
 	assert_int_equal(cfg.tcp_per_address, 4);
+	assert_int_equal(cfg.outgoing_range, 512);
 	assert_int_equal(cfg.queries_per_thread, 300);
 	assert_int_equal(cfg.jostle_timeout_ms, 50);
 	assert_int_equal(cfg.nacl, 1);
