@@ -98,6 +98,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"scrubbed", RS(scrubbed)},
 		{"replies_oversized", RS(replies_oversized)},
 		{"ns_fetches_capped", RS(ns_fetches_capped)},
+		{"requests.refused_nonrecursive", RS(refused_nonrecursive)},
 		{"tcp.refused_max_connections", RS(tcp_refused_max_conns)},
 		{"tcp.refused_per_address", RS(tcp_refused_per_addr)},
 		{"tcp.denied", RS(tcp_denied)},
@@ -105,6 +106,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_pauses", RS(tcp_write_pauses)},
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
+		{"tcp.fd_exhausted", RS(tcp_fd_exhausted)},
 		{"udp.send_drops", client_udp_send_drops()},
 		{"udp.reads", udp_reads},
 		{"udp.datagrams", udp_datagrams},
@@ -127,6 +129,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.refused_breaker", uc.refused_breaker},
 		{"upstream.refused_budget", uc.refused_budget},
 		{"upstream.refused_inflight", uc.refused_inflight},
+		{"upstream.outgoing_range_full", uc.outgoing_range_full},
+		{"upstream.fd_exhausted", uc.fd_exhausted},
 	};
 #undef RS
 	add_counters(out, counters, sizeof(counters) / sizeof(counters[0]));

@@ -321,6 +321,8 @@ void upstream_servers_counters(struct upstream_servers *servers, struct upstream
 		.refused_breaker = LOAD(refused_breaker),
 		.refused_budget = LOAD(refused_budget),
 		.refused_inflight = LOAD(refused_inflight),
+		.outgoing_range_full = LOAD(outgoing_range_full),
+		.fd_exhausted = LOAD(fd_exhausted),
 	};
 #undef LOAD
 }

@@ -61,6 +61,9 @@ struct upstream_opts {
 	unsigned retry_budget_percent; /* retries allowed, % of first attempts (10) */
 	unsigned retry_budget_floor;   /* plus this many per window (10) */
 	unsigned retry_budget_window_ms; /* sliding window of the budget (10000 ms) */
+	/* outgoing-range: upstream sockets open at once in one worker (4096;
+	 * 0 = no cap); at the cap an attempt reports UPSTREAM_LIMITED. */
+	unsigned outgoing_range;
 };
 
 enum upstream_status {
@@ -69,7 +72,7 @@ enum upstream_status {
 	UPSTREAM_NETERR,      /* send/connect failed, ICMP unreachable, TCP reset */
 	UPSTREAM_REFUSED,     /* no candidate allowed (family off, localhost, none given) */
 	UPSTREAM_UNREACHABLE, /* every allowed candidate's breaker is open for this zone */
-	UPSTREAM_LIMITED,     /* an in-flight cap or the retry budget said no */
+	UPSTREAM_LIMITED,     /* an in-flight cap, the retry budget or outgoing-range said no */
 };
 
 struct upstream_result {
@@ -179,8 +182,10 @@ struct upstream_counters {
 	uint64_t hedges;
 	uint64_t timeouts;
 	uint64_t breaker_opens, breaker_closes;
-	uint64_t refused_breaker;  /* UPSTREAM_UNREACHABLE answers */
-	uint64_t refused_budget;   /* retries refused by the budget */
-	uint64_t refused_inflight; /* attempts refused by an in-flight cap */
+	uint64_t refused_breaker;     /* UPSTREAM_UNREACHABLE answers */
+	uint64_t refused_budget;      /* retries refused by the budget */
+	uint64_t refused_inflight;    /* attempts refused by an in-flight cap */
+	uint64_t outgoing_range_full; /* legs not sent: the worker's outgoing-range was full */
+	uint64_t fd_exhausted;	      /* legs not sent: socket() said EMFILE or ENFILE */
 };
 void upstream_servers_counters(struct upstream_servers *servers, struct upstream_counters *out);
