@@ -66,21 +66,21 @@ def client_socket():
     return s
 
 
-def wait_inflight(hf, n, timeout=5.0):
-    """Until holdfast has sent `n` upstream queries for the slot holders
-    (they are waiting on the slow servers): orders the steps."""
+def wait_processed(hf, timeout=10.0):
+    """Until holdfast's worker has sent an upstream query, i.e. has read the
+    slot holders (they are first in its socket's queue): orders the steps,
+    so that what follows is read in a later loop iteration."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if hf.stats().get("upstream.queries", 0) >= n:
+        if hf.stats().get("upstream.queries", 0) >= 1:
             return
-        time.sleep(0.05)
+        time.sleep(0.02)
+    raise AssertionError("holdfast sent no upstream query for the slot holders")
 
 
 def fill_slots(hf, holders, tag):
     for i in range(CAP):
         send(holders, hf.addr, "hold%d-%s.%s" % (i, tag, SOLO), 100 + i)
-    wait_inflight(hf, CAP)
-    time.sleep(0.2)     # orders the steps: the four are in before what follows
 
 
 def test_over_capacity_is_shed_with_servfail_and_ede(start_holdfast, fauth):
@@ -88,6 +88,9 @@ def test_over_capacity_is_shed_with_servfail_and_ede(start_holdfast, fauth):
     fauth.set_fault(zone=SOLO, mode="slow", delay_ms=SLOW_MS)
     holders, late = client_socket(), client_socket()
     try:
+        # One burst: the worker reads the datagrams in the order sent, so the
+        # four holders take the slots and the six after them find it full
+        # (the holders wait at least one upstream timeout: fauth is slow).
         fill_slots(hf, holders, "shed")
         for i in range(SHED):
             send(late, hf.addr, "late%d.%s" % (i, SOLO), 200 + i)
@@ -115,6 +118,8 @@ def test_jostled_resolution_is_answered(start_holdfast, fauth):
     holders, late = client_socket(), client_socket()
     try:
         fill_slots(hf, holders, "jostle")
+        wait_processed(hf)
+        time.sleep(0.05)    # the oldest is older than jostle-timeout (0 ms)
         # A healthy name: it takes the oldest one's slot and resolves.
         send(late, hf.addr, "newcomer.healthy.test.", 300)
         newcomer = receive(late, 1, ANSWER_WAIT)
