@@ -242,6 +242,8 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	ctx->upstream_opts.do_ip4 = cfg->do_ip4;
 	ctx->upstream_opts.do_ip6 = cfg->do_ip6;
 	ctx->upstream_opts.do_not_query_localhost = cfg->do_not_query_localhost;
+	ctx->upstream_opts.use_caps_for_id = cfg->use_caps_for_id;
+	ctx->upstream_opts.unwanted_reply_threshold = cfg->unwanted_reply_threshold;
 	ctx->upstream_opts.source4 = cfg->outgoing4;
 	ctx->upstream_opts.source6 = cfg->outgoing6;
 
