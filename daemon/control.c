@@ -151,7 +151,7 @@ static void health_line(void *arg, const struct upstream_health_info *h)
 	text_add(out, " inflight=%u unwanted=%u", h->inflight, h->unwanted);
 	if (h->tcp_left_ms > 0)
 		text_add(out, " tcp_for=%ums", h->tcp_left_ms);
-	text_add(out, "%s\n", h->no_caps ? " no_caps" : "");
+	text_add(out, " caps=%s\n", h->no_caps ? "off" : "on");
 }
 
 int control_parse_line(const char *buf, size_t len, struct control_line *out)
