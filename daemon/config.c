@@ -494,8 +494,13 @@ static int key_control_socket(struct parser *p, const char *key, const char *val
 static int key_guard_zone(struct parser *p, const char *key, const char *val)
 {
 	bool exclude = strcmp(key, "empty-answer-guard-exclude") == 0;
-	char(*list)[CONFIG_NAME_MAX] = exclude ? p->cfg->guard_exclude : p->cfg->guard_include;
-	size_t *n = exclude ? &p->cfg->nguard_exclude : &p->cfg->nguard_include;
+	bool caps = strcmp(key, "caps-exempt") == 0;
+	char(*list)[CONFIG_NAME_MAX] = caps	 ? p->cfg->caps_exempt
+				       : exclude ? p->cfg->guard_exclude
+						 : p->cfg->guard_include;
+	size_t *n = caps      ? &p->cfg->ncaps_exempt
+		    : exclude ? &p->cfg->nguard_exclude
+			      : &p->cfg->nguard_include;
 	size_t len = strlen(val);
 	ldns_rdf *name = NULL;
 
@@ -670,6 +675,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("harden-glue", KEY_BOOL, harden_glue, 0, 0),
 	KEY_PLAIN("harden-below-nxdomain", KEY_BOOL, harden_below_nxdomain, 0, 0),
 	KEY_PLAIN("use-caps-for-id", KEY_BOOL, use_caps_for_id, 0, 0),
+	KEY_CALL("caps-exempt", key_guard_zone),
 	KEY_PLAIN("unwanted-reply-threshold", KEY_UNSIGNED, unwanted_reply_threshold, 0, 1000000),
 	KEY_PLAIN("edns-buffer-size", KEY_U16, edns_buffer_size, 512, 4096),
 	KEY_PLAIN("max-udp-size", KEY_U16, max_udp_size, 512, 65535),

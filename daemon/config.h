@@ -97,6 +97,10 @@ struct config {
 	char guard_exclude[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
 	size_t nguard_exclude;
 
+	/* caps-exempt: names (and below) sent without 0x20 */
+	char caps_exempt[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
+	size_t ncaps_exempt;
+
 	char control_socket[108]; /* control-socket: unix socket path, "" = none */
 
 	/* stub-zone / stub-addr, forward-zone / forward-addr */

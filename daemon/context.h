@@ -25,6 +25,7 @@ struct daemon_ctx {
 	struct upstream_servers *servers;
 	struct upstream_opts upstream_opts;
 	struct resolver_opts resolver_opts;
+	struct resolver_zone_list caps_exempt; /* upstream_opts.caps_exempt points here */
 	struct resolver_env env;
 	ldns_rr_list *root_hints;
 	unsigned resolution_timeout_ms;	  /* give up on a client request after this */

@@ -263,10 +263,13 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	if (zone_list_build(&ctx->resolver_opts.guard_include, cfg->guard_include,
 			    cfg->nguard_include) != 0 ||
 	    zone_list_build(&ctx->resolver_opts.guard_exclude, cfg->guard_exclude,
-			    cfg->nguard_exclude) != 0) {
+			    cfg->nguard_exclude) != 0 ||
+	    zone_list_build(&ctx->caps_exempt, cfg->caps_exempt, cfg->ncaps_exempt) != 0) {
 		fprintf(stderr, "holdfast: out of memory\n");
 		return -1;
 	}
+	ctx->upstream_opts.caps_exempt = ctx->caps_exempt.names;
+	ctx->upstream_opts.ncaps_exempt = ctx->caps_exempt.count;
 	ctx->stale_client_timeout_ms = cfg->stale_client_timeout_ms;
 	if (stubs_build(ctx) != 0) {
 		fprintf(stderr, "holdfast: out of memory\n");
@@ -355,6 +358,7 @@ out:
 	stubs_free(&ctx);
 	zone_list_free(&ctx.resolver_opts.guard_include);
 	zone_list_free(&ctx.resolver_opts.guard_exclude);
+	zone_list_free(&ctx.caps_exempt);
 	cache_thread_unregister();
 	return status;
 }

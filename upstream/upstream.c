@@ -322,6 +322,16 @@ static void on_leg_timer(uv_timer_t *timer)
 	upstream_leg_failed(timer->data, UPSTREAM_TIMEOUT, 0, "timeout");
 }
 
+/* Whether `qname` is at or below a caps-exempt name (Unbound's key). */
+static bool caps_exempt(const struct upstream_opts *o, const ldns_rdf *qname)
+{
+	for (size_t i = 0; i < o->ncaps_exempt; i++)
+		if (ldns_dname_compare(qname, o->caps_exempt[i]) == 0 ||
+		    ldns_dname_is_subdomain(qname, o->caps_exempt[i]))
+			return true;
+	return false;
+}
+
 /*
  * The leg's own query, from the primary's: its transport (TCP while its
  * (server, zone) is switched by unwanted replies), its ID (RFC 5452 §9.2)
@@ -354,6 +364,7 @@ static void leg_prepare(struct upstream_leg *leg, bool no_caps, uint64_t now)
 	memcpy(name, ldns_rdf_data(q->qname), name_len);
 	leg->caps =
 		!no_caps && !leg->tcp && up->opts->use_caps_for_id &&
+		!caps_exempt(up->opts, q->qname) &&
 		upstream_servers_caps(up->servers, (const struct sockaddr *)&leg->pick.server, now);
 	leg->caps_proof = leg->caps && upstream_wire_caps(name, name_len, NULL);
 }

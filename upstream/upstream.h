@@ -71,6 +71,10 @@ struct upstream_opts {
 	unsigned retry_budget_window_ms; /* sliding window of the budget (10000 ms) */
 	/* Spoofing resistance beyond ID and port (issue 12). */
 	bool use_caps_for_id; /* random letter case in UDP query names (yes) */
+	/* caps-exempt: names at or below these are sent without caps (wire
+	 * form, borrowed for the upstream's lifetime). */
+	ldns_rdf *const *caps_exempt;
+	size_t ncaps_exempt;
 	/* Unwanted replies per (server, zone) within UPSTREAM_UNWANTED_WINDOW_MS
 	 * that switch the zone's queries to that server to TCP (10; 0 = never). */
 	unsigned unwanted_reply_threshold;

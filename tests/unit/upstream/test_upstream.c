@@ -700,6 +700,27 @@ static void test_unwanted_switch_to_tcp(void **state)
 	ldns_rdf_deep_free(zone);
 }
 
+/* caps-exempt: names at or below an exempt name go out as asked. */
+static void test_caps_exempt(void **state)
+{
+	struct env *e = *state;
+	use_long_name(e);
+	ldns_rdf *exempt[] = {ldns_dname_new_frm_str("other.example."),
+			      ldns_dname_new_frm_str("EXAMPLE.")};
+	e->opts.caps_exempt = exempt;
+	e->opts.ncaps_exempt = 2;
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+
+	start(e, &e->fake.udp_addr, 1, false);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+
+	assert_int_equal(e->nresults, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_OK);
+	assert_string_equal(e->fake.seen, LONG_NAME);
+	ldns_rdf_deep_free(exempt[0]);
+	ldns_rdf_deep_free(exempt[1]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -724,6 +745,7 @@ int main(void)
 		T(test_caps_mismatch_asks_again_then_learns),
 		T(test_caps_off),
 		T(test_unwanted_switch_to_tcp),
+		T(test_caps_exempt),
 	};
 #undef T
 	/* As in the daemon: a peer that went away is an error code, not a
