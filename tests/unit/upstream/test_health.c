@@ -653,6 +653,62 @@ static void test_unwanted_dump(void **state)
 	ldns_rdf_deep_free(z.name);
 }
 
+/* Workers race unwanted replies on one entry: the count is exact and the
+ * switch to TCP is decided by exactly one of them (logged once). */
+struct unwanted_race {
+	struct upstream_servers *s;
+	pthread_barrier_t *start;
+	const struct upstream_claim *claim;
+	uint64_t now;
+	unsigned switches;
+};
+
+static void *race_unwanted(void *arg)
+{
+	struct unwanted_race *r = arg;
+
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < 1000; i++)
+		if (upstream_health_unwanted(r->s, r->claim, r->now, 50))
+			r->switches++;
+	return NULL;
+}
+
+static void test_concurrent_unwanted_one_switch(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "example.com.");
+	uint64_t now = 10000;
+	struct upstream_claim c = {0};
+	uint64_t hk = upstream_health_key(s, SA(a), z.key);
+	struct unwanted_race r[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	pthread_barrier_t start;
+	unsigned switches = 0;
+
+	assert_true(upstream_health_take(s, hk, SA(a), ldns_rdf_data(z.name), ldns_rdf_size(z.name),
+					 "", now, false, P.probe_lease_ms, &c));
+	assert_int_equal(pthread_barrier_init(&start, NULL, RACE_THREADS), 0);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct unwanted_race){.s = s, .start = &start, .claim = &c, .now = now};
+		assert_int_equal(pthread_create(&t[i], NULL, race_unwanted, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		switches += r[i].switches;
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(switches, 1);
+	struct upstream_counters n;
+	upstream_servers_counters(s, &n);
+	assert_int_equal(n.unwanted, (uint64_t)RACE_THREADS * 1000);
+	assert_int_equal(n.unwanted_tcp_switches, 1);
+	assert_true(upstream_health_tcp(&c, now));
+	upstream_health_release(s, &c);
+	ldns_rdf_deep_free(z.name);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -672,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_unwanted_window),
 		T(test_unwanted_switches_to_tcp),
 		T(test_unwanted_dump),
+		T(test_concurrent_unwanted_one_switch),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
