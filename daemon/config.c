@@ -294,6 +294,7 @@ void config_defaults(struct config *cfg)
 	cfg->use_caps_for_id = up.use_caps_for_id;
 	cfg->unwanted_reply_threshold = up.unwanted_reply_threshold;
 	cfg->edns_buffer_size = up.edns_buffer_size;
+	cfg->outgoing_range = up.outgoing_range;
 	cfg->outgoing4 = up.source4;
 	cfg->outgoing6 = up.source6;
 	cfg->qname_minimisation = res.qname_minimisation;
@@ -515,14 +516,19 @@ static int key_guard_zone(struct parser *p, const char *key, const char *val)
 
 static int key_access_control(struct parser *p, const char *key, const char *val)
 {
-	/* Unbound's variants that only differ in features we do not have */
+	/* Unbound's names. The *_non_local variants differ from refuse and
+	 * deny only for local data, which holdfast does not serve yet. */
 	static const struct {
 		const char *name;
 		enum config_acl_action action;
 	} actions[] = {
-		{"allow", CONFIG_ACL_ALLOW},   {"allow_snoop", CONFIG_ACL_ALLOW},
-		{"refuse", CONFIG_ACL_REFUSE}, {"refuse_non_local", CONFIG_ACL_REFUSE},
-		{"deny", CONFIG_ACL_DENY},     {"deny_non_local", CONFIG_ACL_DENY},
+		{"allow", CONFIG_ACL_ALLOW},
+		{"allow_snoop", CONFIG_ACL_ALLOW_SNOOP},
+		{"allow_setrd", CONFIG_ACL_ALLOW_SETRD},
+		{"refuse", CONFIG_ACL_REFUSE},
+		{"refuse_non_local", CONFIG_ACL_REFUSE},
+		{"deny", CONFIG_ACL_DENY},
+		{"deny_non_local", CONFIG_ACL_DENY},
 	};
 	struct config *cfg = p->cfg;
 	struct sockaddr_storage net;
@@ -549,7 +555,9 @@ static int key_access_control(struct parser *p, const char *key, const char *val
 		if (strcmp(act, actions[i].name) == 0)
 			break;
 	if (i == sizeof(actions) / sizeof(actions[0]))
-		return parser_fail(p, "bad action '%s' for '%s' (expected allow, refuse or deny)",
+		return parser_fail(p,
+				   "bad action '%s' for '%s' (expected allow, allow_snoop, "
+				   "allow_setrd, refuse or deny)",
 				   act, key);
 
 	if (!p->acl_replaced) {
@@ -664,6 +672,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("tcp-idle-timeout", KEY_UNSIGNED, tcp_idle_timeout_ms, 1, 3600000),
 	KEY_PLAIN("incoming-num-tcp", KEY_UNSIGNED, tcp_max_connections, 1, 65535),
 	KEY_PLAIN("tcp-connections-per-address", KEY_UNSIGNED, tcp_per_address, 0, 65535),
+	KEY_PLAIN("outgoing-range", KEY_UNSIGNED, outgoing_range, 1, 65535),
 	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
 	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
 	KEY_CALL("access-control", key_access_control),

@@ -37,9 +37,11 @@ struct config_listen {
 };
 
 enum config_acl_action {
-	CONFIG_ACL_ALLOW,  /* recursion allowed */
-	CONFIG_ACL_REFUSE, /* answer REFUSED */
-	CONFIG_ACL_DENY,   /* drop silently */
+	CONFIG_ACL_ALLOW,	/* recursive queries (RD=1) answered; RD=0 ones REFUSED */
+	CONFIG_ACL_ALLOW_SNOOP, /* RD=0 queries answered too (cache snooping) */
+	CONFIG_ACL_ALLOW_SETRD, /* every query treated as RD=1 (Unbound's allow_setrd) */
+	CONFIG_ACL_REFUSE,	/* answer REFUSED */
+	CONFIG_ACL_DENY,	/* drop silently */
 };
 
 struct config_acl {
@@ -55,10 +57,11 @@ struct config {
 	uint16_t port;		      /* default port for `interface:` without @PORT (53) */
 	unsigned num_threads;	      /* 0 = number of CPUs */
 	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
-	unsigned tcp_max_connections; /* per worker (default 256) */
+	unsigned tcp_max_connections; /* incoming-num-tcp, per worker as in Unbound (256) */
 	unsigned queries_per_thread;  /* num-queries-per-thread: resolutions per worker (1024) */
 	unsigned jostle_timeout_ms;   /* jostle-timeout: age before one may be ended (200) */
-	unsigned tcp_per_address;     /* tcp-connections-per-address, per worker (16; 0 = no cap) */
+	unsigned tcp_per_address; /* tcp-connections-per-address, whole process (16; 0 = no cap) */
+	unsigned outgoing_range;  /* outgoing-range: upstream sockets per worker (4096) */
 
 	/* access control; longest prefix wins; default: only localhost allowed */
 	struct config_acl acl[CONFIG_MAX_ACL];

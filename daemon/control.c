@@ -96,6 +96,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"scrubbed", RS(scrubbed)},
 		{"replies_oversized", RS(replies_oversized)},
 		{"ns_fetches_capped", RS(ns_fetches_capped)},
+		{"requests.refused_nonrecursive", RS(refused_nonrecursive)},
 		{"tcp.refused_max_connections", RS(tcp_refused_max_conns)},
 		{"tcp.refused_per_address", RS(tcp_refused_per_addr)},
 		{"tcp.denied", RS(tcp_denied)},
@@ -103,6 +104,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_pauses", RS(tcp_write_pauses)},
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
+		{"tcp.fd_exhausted", RS(tcp_fd_exhausted)},
 		{"udp.send_drops", client_udp_send_drops()},
 		{"requests.jostled", RS(tasks_jostled)},
 		{"requests.dropped", RS(tasks_dropped)},
@@ -128,6 +130,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.unwanted", uc.unwanted},
 		{"upstream.unwanted_tcp_switches", uc.unwanted_tcp_switches},
 		{"upstream.unwanted_tcp_queries", uc.unwanted_tcp_queries},
+		{"upstream.outgoing_range_full", uc.outgoing_range_full},
+		{"upstream.fd_exhausted", uc.fd_exhausted},
 	};
 #undef RS
 	add_counters(out, counters, sizeof(counters) / sizeof(counters[0]));

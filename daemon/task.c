@@ -399,6 +399,20 @@ static bool answer_without_resolving(struct task_env *env, const uint8_t *msg, s
 		reply_error(buf, client, q, DNS_RCODE_REFUSED);
 		return true;
 	}
+	/* RD=0 asks what the cache holds without recursion: cache snooping,
+	 * which tells a third party what the clients have been visiting. As
+	 * Unbound's `allow` (and Knot Resolver's refuse_nord, PowerDNS
+	 * Recursor's allow-no-rd=no), only allow_snoop answers it; allow_setrd
+	 * treats every query as recursive, for clients that forget the bit. */
+	if (!q->rd && acl == CONFIG_ACL_ALLOW_SETRD) {
+		q->rd = true; /* answered as a recursive query, RD=1 echoed */
+	} else if (!q->rd && acl != CONFIG_ACL_ALLOW_SNOOP) {
+		if (env->ctx->env.stats)
+			atomic_fetch_add_explicit(&env->ctx->env.stats->refused_nonrecursive, 1,
+						  memory_order_relaxed);
+		reply_error(buf, client, q, DNS_RCODE_REFUSED);
+		return true;
+	}
 	/* Only the Internet class is resolved; zone transfers and other meta
 	 * queries are not a resolver's business (RFC 6895 §3.1). */
 	if (q->qtype == LDNS_RR_TYPE_OPT) {

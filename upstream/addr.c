@@ -46,6 +46,9 @@ void upstream_opts_init(struct upstream_opts *opts)
 	 * a minute is an attack or a broken path, never normal traffic, and
 	 * still far below the thousands of replies a blind spoof needs. */
 	opts->unwanted_reply_threshold = 10;
+	/* Unbound's libevent default: room for num-queries-per-thread (1024)
+	 * attempts with a hedge each and as many legs lingering. */
+	opts->outgoing_range = 4096;
 }
 
 /* The IPv4 rules, on an address in network byte order. */

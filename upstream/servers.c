@@ -410,6 +410,8 @@ void upstream_servers_counters(struct upstream_servers *servers, struct upstream
 		.unwanted = LOAD(unwanted),
 		.unwanted_tcp_switches = LOAD(unwanted_tcp_switches),
 		.unwanted_tcp_queries = LOAD(unwanted_tcp_queries),
+		.outgoing_range_full = LOAD(outgoing_range_full),
+		.fd_exhausted = LOAD(fd_exhausted),
 	};
 #undef LOAD
 }

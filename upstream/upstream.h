@@ -78,6 +78,9 @@ struct upstream_opts {
 	/* Unwanted replies per (server, zone) within UPSTREAM_UNWANTED_WINDOW_MS
 	 * that switch the zone's queries to that server to TCP (10; 0 = never). */
 	unsigned unwanted_reply_threshold;
+	/* outgoing-range: upstream sockets open at once in one worker (4096;
+	 * 0 = no cap); at the cap an attempt reports UPSTREAM_LIMITED. */
+	unsigned outgoing_range;
 };
 
 enum upstream_status {
@@ -86,7 +89,7 @@ enum upstream_status {
 	UPSTREAM_NETERR,      /* send/connect failed, ICMP unreachable, TCP reset */
 	UPSTREAM_REFUSED,     /* no candidate allowed (family off, localhost, none given) */
 	UPSTREAM_UNREACHABLE, /* every allowed candidate's breaker is open for this zone */
-	UPSTREAM_LIMITED,     /* an in-flight cap or the retry budget said no */
+	UPSTREAM_LIMITED,     /* an in-flight cap, the retry budget or outgoing-range said no */
 };
 
 struct upstream_result {
@@ -199,12 +202,14 @@ struct upstream_counters {
 	uint64_t hedges;
 	uint64_t timeouts;
 	uint64_t breaker_opens, breaker_closes;
-	uint64_t refused_breaker;  /* UPSTREAM_UNREACHABLE answers */
-	uint64_t refused_budget;   /* retries refused by the budget */
-	uint64_t refused_inflight; /* attempts refused by an in-flight cap */
-	uint64_t caps_mismatches;  /* replies that differed from a 0x20 question only in case */
-	uint64_t caps_fallbacks;   /* servers learned not to preserve case */
-	uint64_t unwanted;	   /* messages on a leg that were not its answer */
+	uint64_t refused_breaker;     /* UPSTREAM_UNREACHABLE answers */
+	uint64_t refused_budget;      /* retries refused by the budget */
+	uint64_t refused_inflight;    /* attempts refused by an in-flight cap */
+	uint64_t outgoing_range_full; /* legs not sent: the worker's outgoing-range was full */
+	uint64_t fd_exhausted;	      /* legs not sent: socket() said EMFILE or ENFILE */
+	uint64_t caps_mismatches;     /* replies that differed from a 0x20 question only in case */
+	uint64_t caps_fallbacks;      /* servers learned not to preserve case */
+	uint64_t unwanted;	      /* messages on a leg that were not its answer */
 	uint64_t unwanted_tcp_switches; /* (server, zone) switched to TCP by unwanted replies */
 	uint64_t unwanted_tcp_queries;	/* queries sent over TCP because of such a switch */
 };

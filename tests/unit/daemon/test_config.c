@@ -145,6 +145,7 @@ static void test_every_key(void **state)
 				    "tcp-idle-timeout: 3000\n"
 				    "incoming-num-tcp: 100\n"
 				    "tcp-connections-per-address: 4\n"
+				    "outgoing-range: 512\n"
 				    "num-queries-per-thread: 300\n"
 				    "jostle-timeout: 50\n"
 				    "access-control: 10.0.0.0/8 allow\n"
@@ -177,6 +178,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.tcp_idle_timeout_ms, 3000);
 	assert_int_equal(cfg.tcp_max_connections, 100);
 	assert_int_equal(cfg.tcp_per_address, 4);
+	assert_int_equal(cfg.outgoing_range, 512);
 	assert_int_equal(cfg.queries_per_thread, 300);
 	assert_int_equal(cfg.jostle_timeout_ms, 50);
 	assert_int_equal(cfg.nacl, 1);
@@ -417,9 +419,10 @@ static void test_acl(void **state)
 				    "access-control: 2001:db8::/32 allow_snoop\n"
 				    "access-control: 2001:db8:bad::/48 deny_non_local\n"
 				    "access-control: 192.168.1.77/24 refuse_non_local\n"
-				    "access-control: 172.16.0.0/12 allow\n"),
+				    "access-control: 172.16.0.0/12 allow\n"
+				    "access-control: 10.2.0.0/16 allow_setrd\n"),
 			 0);
-	assert_int_equal(cfg.nacl, 8);
+	assert_int_equal(cfg.nacl, 9);
 	/* the default localhost entries are gone */
 	assert_int_equal(acl(&cfg, "127.0.0.1"), CONFIG_ACL_REFUSE);
 	assert_int_equal(acl(&cfg, "::1"), CONFIG_ACL_REFUSE);
@@ -431,7 +434,8 @@ static void test_acl(void **state)
 	assert_int_equal(acl(&cfg, "11.0.0.1"), CONFIG_ACL_REFUSE);
 	assert_int_equal(acl(&cfg, "172.31.255.255"), CONFIG_ACL_ALLOW);
 	assert_int_equal(acl(&cfg, "172.32.0.0"), CONFIG_ACL_REFUSE);
-	assert_int_equal(acl(&cfg, "2001:db8::1"), CONFIG_ACL_ALLOW);
+	assert_int_equal(acl(&cfg, "2001:db8::1"), CONFIG_ACL_ALLOW_SNOOP);
+	assert_int_equal(acl(&cfg, "10.2.3.4"), CONFIG_ACL_ALLOW_SETRD);
 	assert_int_equal(acl(&cfg, "2001:db8:bad::1"), CONFIG_ACL_DENY);
 	assert_int_equal(acl(&cfg, "2001:db9::1"), CONFIG_ACL_REFUSE);
 	/* host bits of the network are cleared */

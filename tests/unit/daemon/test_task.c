@@ -319,13 +319,15 @@ static void fake_done(struct fake_client *fc)
 struct qopts {
 	uint16_t id;
 	bool edns, do_bit, cd;
+	bool no_rd; /* RD=0: a non-recursive query */
 };
 
 static void ask(struct task_env *env, struct fake_client *fc, const char *name, uint16_t qtype,
 		struct qopts o)
 {
 	struct msg m;
-	msg_header(&m, o.id, FLAG_RD | (o.cd ? FLAG_CD : 0), 1, 0, 0, o.edns ? 1 : 0);
+	msg_header(&m, o.id, (o.no_rd ? 0 : FLAG_RD) | (o.cd ? FLAG_CD : 0), 1, 0, 0,
+		   o.edns ? 1 : 0);
 	msg_question(&m, name, qtype, LDNS_RR_CLASS_IN);
 	if (o.edns)
 		msg_opt(&m, 1232, 0, 0, o.do_bit, NULL, 0);
@@ -519,6 +521,71 @@ static void test_error_answers_hold_nothing(void **state)
 	ldns_pkt_free(pkt);
 	assert_int_equal(c->max_holds, 0);
 	assert_int_equal(up.started, 0);
+	fake_done(c);
+}
+
+/* Sets the action of the default access-control entry for 127.0.0.0/8. */
+static void acl_localhost(struct fixture *f, enum config_acl_action action)
+{
+	struct sockaddr_in *net = (struct sockaddr_in *)&f->ctx.cfg.acl[0].net;
+	assert_int_equal(net->sin_family, AF_INET);
+	assert_int_equal(f->ctx.cfg.acl[0].prefix, 8);
+	f->ctx.cfg.acl[0].action = action;
+}
+
+/* Cache snooping: under `allow`, an RD=0 query is REFUSED before anything
+ * is looked up, on the resolver path and on the answer-cache fast path. */
+static void test_nonrecursive_refused_under_allow(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_client *c = fake_new();
+
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 1, .no_rd = true});
+	assert_int_equal(c->sent, 1);
+	ldns_pkt *pkt = sent_pkt(c, 0);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_REFUSED);
+	assert_int_equal(ldns_pkt_ancount(pkt), 0);
+	ldns_pkt_free(pkt);
+	assert_int_equal(up.started, 0);
+
+	/* Cached now (and in the fast path): RD=0 still learns nothing. */
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 2});
+	drive(false);
+	assert_answer(c, 1, 2, WWW_FRESH, -1);
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 3, .no_rd = true});
+	assert_int_equal(c->sent, 3);
+	pkt = sent_pkt(c, 2);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_REFUSED);
+	assert_int_equal(ldns_pkt_ancount(pkt), 0);
+	ldns_pkt_free(pkt);
+	assert_int_equal(atomic_load(&f->ctx.stats.refused_nonrecursive), 2);
+	fake_done(c);
+}
+
+/* allow_snoop answers RD=0 (RD=0 echoed); allow_setrd answers it as a
+ * recursive query (RD=1 in the answer). */
+static void test_nonrecursive_allow_snoop_and_setrd(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_client *c = fake_new();
+
+	acl_localhost(f, CONFIG_ACL_ALLOW_SNOOP);
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 4, .no_rd = true});
+	drive(false);
+	assert_int_equal(c->sent, 1);
+	assert_answer(c, 0, 4, WWW_FRESH, -1);
+	ldns_pkt *pkt = sent_pkt(c, 0);
+	assert_false(ldns_pkt_rd(pkt));
+	ldns_pkt_free(pkt);
+
+	acl_localhost(f, CONFIG_ACL_ALLOW_SETRD);
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 5, .no_rd = true});
+	assert_int_equal(c->sent, 2);
+	assert_answer(c, 1, 5, WWW_FRESH, -1);
+	pkt = sent_pkt(c, 1);
+	assert_true(ldns_pkt_rd(pkt));
+	ldns_pkt_free(pkt);
+	assert_int_equal(atomic_load(&f->ctx.stats.refused_nonrecursive), 0);
 	fake_done(c);
 }
 
@@ -878,6 +945,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_resolves_and_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_answers_hold_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonrecursive_refused_under_allow, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nonrecursive_allow_snoop_and_setrd, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_identical_questions_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_different_questions_do_not_join, setup,
 						teardown),
