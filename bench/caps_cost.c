@@ -41,7 +41,7 @@ static const char *const op_name[] = {
 
 int main(int argc, char **argv)
 {
-	long calls = argc > 1 ? atol(argv[1]) : 1000000;
+	long calls = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
 	const char *text = "www.mail.example-company.co.uk.";
 	ldns_rdf *qname = ldns_dname_new_frm_str(text);
 	uint8_t query[UPSTREAM_QUERY_MAX];
