@@ -293,6 +293,8 @@ void config_defaults(struct config *cfg)
 	cfg->do_ip4 = up.do_ip4;
 	cfg->do_ip6 = up.do_ip6;
 	cfg->do_not_query_localhost = up.do_not_query_localhost;
+	cfg->use_caps_for_id = up.use_caps_for_id;
+	cfg->unwanted_reply_threshold = up.unwanted_reply_threshold;
 	cfg->edns_buffer_size = up.edns_buffer_size;
 	cfg->outgoing_range = up.outgoing_range;
 	cfg->outgoing4 = up.source4;
@@ -495,8 +497,13 @@ static int key_control_socket(struct parser *p, const char *key, const char *val
 static int key_guard_zone(struct parser *p, const char *key, const char *val)
 {
 	bool exclude = strcmp(key, "empty-answer-guard-exclude") == 0;
-	char(*list)[CONFIG_NAME_MAX] = exclude ? p->cfg->guard_exclude : p->cfg->guard_include;
-	size_t *n = exclude ? &p->cfg->nguard_exclude : &p->cfg->nguard_include;
+	bool caps = strcmp(key, "caps-exempt") == 0;
+	char(*list)[CONFIG_NAME_MAX] = caps	 ? p->cfg->caps_exempt
+				       : exclude ? p->cfg->guard_exclude
+						 : p->cfg->guard_include;
+	size_t *n = caps      ? &p->cfg->ncaps_exempt
+		    : exclude ? &p->cfg->nguard_exclude
+			      : &p->cfg->nguard_include;
 	size_t len = strlen(val);
 	ldns_rdf *name = NULL;
 
@@ -702,6 +709,9 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("qname-minimisation", KEY_BOOL, qname_minimisation, 0, 0),
 	KEY_PLAIN("harden-glue", KEY_BOOL, harden_glue, 0, 0),
 	KEY_PLAIN("harden-below-nxdomain", KEY_BOOL, harden_below_nxdomain, 0, 0),
+	KEY_PLAIN("use-caps-for-id", KEY_BOOL, use_caps_for_id, 0, 0),
+	KEY_CALL("caps-exempt", key_guard_zone),
+	KEY_PLAIN("unwanted-reply-threshold", KEY_UNSIGNED, unwanted_reply_threshold, 0, 1000000),
 	KEY_PLAIN("edns-buffer-size", KEY_U16, edns_buffer_size, 512, 4096),
 	KEY_PLAIN("max-udp-size", KEY_U16, max_udp_size, 512, 65535),
 	KEY_CALL("outgoing-interface", key_outgoing_interface),

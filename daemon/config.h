@@ -82,6 +82,8 @@ struct config {
 	bool qname_minimisation;
 	bool harden_glue;
 	bool harden_below_nxdomain;		      /* RFC 8020 (yes) */
+	bool use_caps_for_id;			      /* 0x20 in upstream names (yes) */
+	unsigned unwanted_reply_threshold;	      /* per (server, zone) -> TCP (10; 0 = off) */
 	uint16_t edns_buffer_size;		      /* upstream (1232) */
 	uint16_t max_udp_size;			      /* largest UDP answer to clients (1232) */
 	struct sockaddr_storage outgoing4, outgoing6; /* outgoing-interface; AF_UNSPEC = any */
@@ -105,6 +107,10 @@ struct config {
 	size_t nguard_include;
 	char guard_exclude[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
 	size_t nguard_exclude;
+
+	/* caps-exempt: names (and below) sent without 0x20 */
+	char caps_exempt[CONFIG_MAX_ZONES][CONFIG_NAME_MAX];
+	size_t ncaps_exempt;
 
 	char control_socket[108]; /* control-socket: unix socket path, "" = none */
 

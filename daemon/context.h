@@ -27,6 +27,7 @@ struct daemon_ctx {
 	struct client_tcp_addrs *tcp_addrs; /* client TCP connections per address, all workers */
 	struct upstream_opts upstream_opts;
 	struct resolver_opts resolver_opts;
+	struct resolver_zone_list caps_exempt; /* upstream_opts.caps_exempt points here */
 	struct resolver_env env;
 	ldns_rr_list *root_hints;
 	unsigned resolution_timeout_ms;	  /* give up on a client request after this */

@@ -129,6 +129,11 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.refused_breaker", uc.refused_breaker},
 		{"upstream.refused_budget", uc.refused_budget},
 		{"upstream.refused_inflight", uc.refused_inflight},
+		{"upstream.caps_mismatches", uc.caps_mismatches},
+		{"upstream.caps_fallbacks", uc.caps_fallbacks},
+		{"upstream.unwanted", uc.unwanted},
+		{"upstream.unwanted_tcp_switches", uc.unwanted_tcp_switches},
+		{"upstream.unwanted_tcp_queries", uc.unwanted_tcp_queries},
 		{"upstream.outgoing_range_full", uc.outgoing_range_full},
 		{"upstream.fd_exhausted", uc.fd_exhausted},
 	};
@@ -151,7 +156,10 @@ static void health_line(void *arg, const struct upstream_health_info *h)
 		 state[h->breaker]);
 	if (h->breaker == UPSTREAM_BREAKER_OPEN)
 		text_add(out, " probe_in=%ums", h->cooldown_left_ms);
-	text_add(out, " inflight=%u\n", h->inflight);
+	text_add(out, " inflight=%u unwanted=%u", h->inflight, h->unwanted);
+	if (h->tcp_left_ms > 0)
+		text_add(out, " tcp_for=%ums", h->tcp_left_ms);
+	text_add(out, " caps=%s\n", h->no_caps ? "off" : "on");
 }
 
 int control_parse_line(const char *buf, size_t len, struct control_line *out)

@@ -261,6 +261,8 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	ctx->upstream_opts.do_ip4 = cfg->do_ip4;
 	ctx->upstream_opts.do_ip6 = cfg->do_ip6;
 	ctx->upstream_opts.do_not_query_localhost = cfg->do_not_query_localhost;
+	ctx->upstream_opts.use_caps_for_id = cfg->use_caps_for_id;
+	ctx->upstream_opts.unwanted_reply_threshold = cfg->unwanted_reply_threshold;
 	ctx->upstream_opts.source4 = cfg->outgoing4;
 	ctx->upstream_opts.source6 = cfg->outgoing6;
 
@@ -280,10 +282,13 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	if (zone_list_build(&ctx->resolver_opts.guard_include, cfg->guard_include,
 			    cfg->nguard_include) != 0 ||
 	    zone_list_build(&ctx->resolver_opts.guard_exclude, cfg->guard_exclude,
-			    cfg->nguard_exclude) != 0) {
+			    cfg->nguard_exclude) != 0 ||
+	    zone_list_build(&ctx->caps_exempt, cfg->caps_exempt, cfg->ncaps_exempt) != 0) {
 		fprintf(stderr, "holdfast: out of memory\n");
 		return -1;
 	}
+	ctx->upstream_opts.caps_exempt = ctx->caps_exempt.names;
+	ctx->upstream_opts.ncaps_exempt = ctx->caps_exempt.count;
 	ctx->stale_client_timeout_ms = cfg->stale_client_timeout_ms;
 	if (stubs_build(ctx) != 0) {
 		fprintf(stderr, "holdfast: out of memory\n");
@@ -373,6 +378,7 @@ out:
 	stubs_free(&ctx);
 	zone_list_free(&ctx.resolver_opts.guard_include);
 	zone_list_free(&ctx.resolver_opts.guard_exclude);
+	zone_list_free(&ctx.caps_exempt);
 	cache_thread_unregister();
 	return status;
 }

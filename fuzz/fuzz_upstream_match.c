@@ -15,6 +15,14 @@
  * as well formed (dns_wire_skim()); SHORT exactly when the
  * response is shorter than a header. Also prints the question name with
  * dns_name_wire_str(), which must stay in its buffer.
+ *
+ * The 0x20 mode on the same input: the name in a case pattern drawn by
+ * upstream_wire_caps() (random words from a hash of the input), matched
+ * exactly with upstream_wire_match_name(): OK exactly when the plain
+ * verdict is OK and the octets at offset 12 are the pattern's, CASE
+ * exactly when it is OK and they are not, and otherwise the same verdict
+ * as the plain check. After an exact OK, upstream_wire_restore_qname()
+ * puts the asked name back and the plain check still says OK.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +67,54 @@ static bool reference(const uint8_t *w, size_t len, uint16_t id, const ldns_rdf 
 	       (w[14 + qlen] << 8 | w[15 + qlen]) == qclass;
 }
 
+/* xorshift32 over a seed taken from the input: deterministic per input. */
+static uint32_t next_u32(void *ctx)
+{
+	uint32_t *x = ctx;
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void check_caps_mode(uint8_t *w, size_t len, uint16_t id, const ldns_rdf *qname,
+			    uint16_t qtype, uint16_t qclass, enum upstream_match plain)
+{
+	const uint8_t *q = ldns_rdf_data(qname);
+	size_t qlen = ldns_rdf_size(qname);
+	uint8_t caps[DNS_NAME_MAX + 1];
+	uint32_t seed = 0x9e3779b9u;
+
+	for (size_t i = 0; i < len; i++)
+		seed = (seed ^ w[i]) * 16777619u;
+	if (seed == 0)
+		seed = 1;
+	struct upstream_rng rng = {.u32 = next_u32, .ctx = &seed};
+	CHECK(qlen <= sizeof(caps));
+	memcpy(caps, q, qlen);
+	bool mixed = upstream_wire_caps(caps, qlen, &rng);
+	bool up = false, low = false;
+	for (size_t i = 0; i < qlen; i++) {
+		CHECK(lower(caps[i]) == lower(q[i])); /* only the case changes */
+		up |= caps[i] >= 'A' && caps[i] <= 'Z';
+		low |= caps[i] >= 'a' && caps[i] <= 'z';
+	}
+	CHECK(mixed == (up && low));
+
+	enum upstream_match e =
+		upstream_wire_match_name(w, len, id, caps, qlen, qtype, qclass, true);
+	bool exact = len >= 12 + qlen && memcmp(w + 12, caps, qlen) == 0;
+	if (plain == UPSTREAM_MATCH_OK)
+		CHECK(e == (exact ? UPSTREAM_MATCH_OK : UPSTREAM_MATCH_CASE));
+	else
+		CHECK(e == plain);
+	if (e == UPSTREAM_MATCH_OK) {
+		upstream_wire_restore_qname(w, len, q, qlen);
+		CHECK(memcmp(w + 12, q, qlen) == 0);
+		CHECK(upstream_wire_match(w, len, id, qname, qtype, qclass) == UPSTREAM_MATCH_OK);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -83,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK((m == UPSTREAM_MATCH_OK) ==
 	      (reference(w, len, id, qname, qtype, qclass) && dns_wire_skim(w, len)));
 	CHECK((m == UPSTREAM_MATCH_SHORT) == (len < 12));
+
+	check_caps_mode(w, len, id, qname, qtype, qclass, m);
 
 	if (len > 12) {
 		char text[DNS_NAME_MAX_TEXT];

@@ -32,6 +32,9 @@ os.makedirs(OUT, exist_ok=True)
 ok = response("www.example.com.", "A", answer="192.0.2.1")
 seed("match", ID_FROM_RESPONSE | 0, bytes(ok))
 seed("match-case", ID_FROM_RESPONSE | 0, bytes(response("WWW.example.COM.", "A")))
+# 0x20: a mixed-case echo (the harness also matches every input exactly
+# against a drawn case pattern).
+seed("match-mixed-case", ID_FROM_RESPONSE | 7, bytes(response("wWw.eXaMpLe.cOm.", "A")))
 seed("match-root-ns", ID_FROM_RESPONSE | 2 | (2 << 3), bytes(response(".", "NS")))
 seed("match-ch", ID_FROM_RESPONSE | 0x40 | 1, bytes(response("example.com.", "A", "CH")))
 seed("wrong-id", 0, bytes(ok))

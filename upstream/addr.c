@@ -39,6 +39,13 @@ void upstream_opts_init(struct upstream_opts *opts)
 	opts->retry_budget_percent = 10;
 	opts->retry_budget_floor = 10;
 	opts->retry_budget_window_ms = 10000;
+	/* Issue 12. On, as in Knot Resolver and Unbound's recommendation. */
+	opts->use_caps_for_id = true;
+	/* A real server sends no unwanted replies at all, bar a late answer to
+	 * a hedge or a retry, which goes to a socket already closed. Ten within
+	 * a minute is an attack or a broken path, never normal traffic, and
+	 * still far below the thousands of replies a blind spoof needs. */
+	opts->unwanted_reply_threshold = 10;
 	/* Unbound's libevent default: room for num-queries-per-thread (1024)
 	 * attempts with a hedge each and as many legs lingering. */
 	opts->outgoing_range = 4096;

@@ -26,6 +26,8 @@
  *  - the names kept for the health dump (address, zone, provider) are
  *    guarded by a spin flag per slot, held for one copy of < 1 KiB, taken
  *    when a slot is claimed, when a provider is recorded and by the dump.
+ *  - unwanted replies: a window count packed in one word (CAS loop), and
+ *    the end of a TCP-only period that the threshold-th one sets.
  * An entry's key is re-checked before an outcome is applied, so an entry
  * taken over meanwhile is left alone. Two (server, zone) pairs whose 64-bit
  * keyed hashes collide would share an entry (accepted, as in servers.c).
@@ -237,6 +239,9 @@ static void health_init_slot(struct upstream_health_slot *h, const struct sockad
 			     const uint8_t *zone, size_t zone_len, uint64_t now_ms)
 {
 	atomic_store_explicit(&h->state, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->unwanted, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->tcp_until_ms, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->unwanted_total, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->last_ms, now_ms, memory_order_relaxed);
 	lock_names(h);
 	memset(&h->addr, 0, sizeof(h->addr));
@@ -454,6 +459,61 @@ void upstream_health_release(struct upstream_servers *servers, struct upstream_c
 	*c = (struct upstream_claim){0};
 }
 
+/* ---- unwanted replies per (server, zone) ------------------------------------------ */
+
+#define UNWANTED_COUNT_MASK UINT64_C(0xffff)
+
+uint64_t upstream_unwanted_step(uint64_t word, uint64_t now_ms, unsigned threshold, bool *tripped)
+{
+	uint64_t start = word >> 16, count = word & UNWANTED_COUNT_MASK;
+
+	if (count == 0 || now_ms < start || now_ms - start >= UPSTREAM_UNWANTED_WINDOW_MS) {
+		start = now_ms; /* a new window */
+		count = 0;
+	}
+	if (count < UNWANTED_COUNT_MASK)
+		count++;
+	*tripped = threshold > 0 && count == threshold;
+	return start << 16 | count;
+}
+
+bool upstream_health_unwanted(struct upstream_servers *servers, const struct upstream_claim *c,
+			      uint64_t now_ms, unsigned threshold)
+{
+	struct upstream_health_slot *h = c->health;
+	bool tripped = false;
+
+	UPSTREAM_COUNT(servers, unwanted);
+	if (h == NULL || atomic_load_explicit(&h->key, memory_order_acquire) != c->health_key)
+		return false;
+	atomic_fetch_add_explicit(&h->unwanted_total, 1, memory_order_relaxed);
+	uint64_t old = atomic_load_explicit(&h->unwanted, memory_order_relaxed);
+	for (;;) {
+		uint64_t word = upstream_unwanted_step(old, now_ms, threshold, &tripped);
+		if (atomic_compare_exchange_weak_explicit(
+			    &h->unwanted, &old, word, memory_order_relaxed, memory_order_relaxed))
+			break;
+	}
+	if (!tripped)
+		return false;
+	/* Exactly one message per window trips (the CAS orders them), so the
+	 * switch is decided once; a switch that only extends the TCP period
+	 * is not news. */
+	uint64_t was = atomic_exchange_explicit(&h->tcp_until_ms, now_ms + UPSTREAM_UNWANTED_TCP_MS,
+						memory_order_relaxed);
+	if (was > now_ms)
+		return false;
+	UPSTREAM_COUNT(servers, unwanted_tcp_switches);
+	return true;
+}
+
+bool upstream_health_tcp(const struct upstream_claim *c, uint64_t now_ms)
+{
+	struct upstream_health_slot *h = c->health;
+	return h != NULL && atomic_load_explicit(&h->key, memory_order_acquire) == c->health_key &&
+	       atomic_load_explicit(&h->tcp_until_ms, memory_order_relaxed) > now_ms;
+}
+
 void upstream_servers_health(struct upstream_servers *servers, upstream_health_cb cb, void *arg)
 {
 	/* The same base as uv_now() on every loop. */
@@ -488,6 +548,12 @@ void upstream_servers_health(struct upstream_servers *servers, upstream_health_c
 		if (info.breaker == UPSTREAM_BREAKER_OPEN && st.until_ms > now_ms)
 			info.cooldown_left_ms = (unsigned)(st.until_ms - now_ms);
 		info.inflight = atomic_load_explicit(&h->inflight, memory_order_relaxed);
+		info.unwanted = atomic_load_explicit(&h->unwanted_total, memory_order_relaxed);
+		uint64_t tcp_until = atomic_load_explicit(&h->tcp_until_ms, memory_order_relaxed);
+		if (tcp_until > now_ms)
+			info.tcp_left_ms = (unsigned)(tcp_until - now_ms);
+		info.no_caps = !upstream_servers_caps(servers, (const struct sockaddr *)&info.addr,
+						      now_ms);
 
 		struct upstream_rtt r;
 		upstream_servers_get(servers, (const struct sockaddr *)&info.addr, now_ms, &r);

@@ -17,7 +17,8 @@
  *  - select.c: which server one leg goes to, and whether it may go
  *    (breakers, in-flight caps, the budget, the hedge's target), over the
  *    tables above with `now` and the random numbers passed in. No libuv.
- *  - wire.c: building the query and matching a response on the wire.
+ *  - wire.c: building the query, its 0x20 case pattern, and matching a
+ *    response on the wire.
  *  - transport.c: the sockets of one leg (UDP, TCP framing) on libuv.
  *  - upstream.c: the attempt's lifecycle (legs, hedge timer, outcome,
  *    cancel) and the public API, gluing the others together.
@@ -214,6 +215,7 @@ struct upstream_server_slot {
 	_Atomic uint64_t stats;
 	_Atomic uint64_t last_ms;
 	_Atomic uint32_t inflight; /* queries in flight to this address, all workers */
+	_Atomic uint64_t caps;	   /* packed 0x20 state, upstream_caps_*() */
 };
 
 struct upstream_health_slot {
@@ -221,6 +223,9 @@ struct upstream_health_slot {
 	_Atomic uint64_t state;	   /* packed struct upstream_breaker_state */
 	_Atomic uint64_t last_ms;  /* last use, for taking over idle slots */
 	_Atomic uint32_t inflight; /* queries in flight for this (server, zone) */
+	_Atomic uint64_t unwanted; /* packed window of unwanted replies, upstream_unwanted_step() */
+	_Atomic uint64_t tcp_until_ms;	 /* queries go over TCP before this (unwanted replies) */
+	_Atomic uint32_t unwanted_total; /* unwanted replies since the entry began (dump) */
 	_Atomic bool has_provider;
 	/* The names, for the health dump only: written when the slot is
 	 * claimed (and the provider once), read by the dump, both under
@@ -242,6 +247,8 @@ struct upstream_stats {
 	_Atomic uint64_t queries, retries, hedges, timeouts;
 	_Atomic uint64_t breaker_opens, breaker_closes;
 	_Atomic uint64_t refused_breaker, refused_budget, refused_inflight;
+	_Atomic uint64_t caps_mismatches, caps_fallbacks;
+	_Atomic uint64_t unwanted, unwanted_tcp_switches, unwanted_tcp_queries;
 	_Atomic uint64_t outgoing_range_full, fd_exhausted;
 };
 #define UPSTREAM_COUNT(servers, field)                                                             \
@@ -287,6 +294,36 @@ _Atomic uint32_t *upstream_servers_inflight(struct upstream_servers *servers,
 /* Queries in flight to `addr` (0 when absent). */
 unsigned upstream_servers_inflight_count(struct upstream_servers *servers,
 					 const struct sockaddr *addr);
+
+/*
+ * 0x20 per server (draft-vixie-dnsext-dns0x20): whether it preserves the
+ * case of query names, learned. One 64-bit word per server slot: the low 8
+ * bits count case-only mismatches with no case-preserving answer since,
+ * the rest is the end of a no-caps period (ms, 0 = none). Pure, so tests
+ * drive the clock; servers.c applies them with CAS loops.
+ */
+/* Case-only mismatches (each with the right ID and port) that turn 0x20
+ * off for a server: one is a spoof or a fluke, three in a row a habit. */
+#define UPSTREAM_CAPS_MISMATCHES 3u
+/* How long a server learned not to preserve case is asked without caps
+ * before it is tried again (it may have been fixed, or it was a spoofer). */
+#define UPSTREAM_CAPS_OFF_MS (UINT64_C(3600) * 1000)
+/* Whether a query to a server in state `word` may use caps at `now_ms`. */
+bool upstream_caps_allowed(uint64_t word, uint64_t now_ms);
+/* One case-only mismatch at `now_ms`; *learned when it turned caps off
+ * (once per period: mismatches while off are not counted). */
+uint64_t upstream_caps_mismatch(uint64_t word, uint64_t now_ms, bool *learned);
+/* An exact echo of a mixed-case name: the server preserves case. */
+uint64_t upstream_caps_preserved(uint64_t word);
+
+/* The table's side of the above, for the server slot of `addr`. A server
+ * not in the table may use caps. */
+bool upstream_servers_caps(struct upstream_servers *servers, const struct sockaddr *addr,
+			   uint64_t now_ms);
+/* True when this mismatch turned caps off for `addr` (log it, count it). */
+bool upstream_servers_caps_mismatch(struct upstream_servers *servers, const struct sockaddr *addr,
+				    uint64_t now_ms);
+void upstream_servers_caps_preserved(struct upstream_servers *servers, const struct sockaddr *addr);
 
 /* In-flight counters: take one unit unless `cap` (0 = no cap) is reached
  * (CAS loop: the cap holds across workers); give it back (never below 0). */
@@ -339,6 +376,27 @@ void upstream_health_record(struct upstream_servers *servers, struct upstream_cl
 			    struct upstream_health_event *ev);
 /* Gives back everything `c` holds (an unreported probe is released). */
 void upstream_health_release(struct upstream_servers *servers, struct upstream_claim *c);
+
+/*
+ * Unwanted replies per (server, zone): messages on a leg that were not its
+ * answer (wrong ID, QR=0, another question, wrong case, malformed, from
+ * elsewhere). A window of UPSTREAM_UNWANTED_WINDOW_MS packed in one word
+ * (start ms << 16 | count, saturating); the threshold-th message in one
+ * window trips it, and the zone is then asked over TCP for
+ * UPSTREAM_UNWANTED_TCP_MS.
+ */
+#define UPSTREAM_UNWANTED_WINDOW_MS 60000u
+#define UPSTREAM_UNWANTED_TCP_MS 300000u
+/* Pure: one more unwanted message at `now_ms`; *tripped when its count
+ * reached `threshold` (> 0) with this one. */
+uint64_t upstream_unwanted_step(uint64_t word, uint64_t now_ms, unsigned threshold, bool *tripped);
+/* Counts one unwanted message on the leg holding `c` (globally, and on its
+ * entry if any). True when it switched the entry to TCP (it was not
+ * already): the caller logs it, once. */
+bool upstream_health_unwanted(struct upstream_servers *servers, const struct upstream_claim *c,
+			      uint64_t now_ms, unsigned threshold);
+/* Whether queries under `c`'s entry go over TCP at `now_ms`. */
+bool upstream_health_tcp(const struct upstream_claim *c, uint64_t now_ms);
 
 /* ---- provider.c: which provider a name server belongs to ----------------------- */
 
@@ -429,6 +487,10 @@ enum upstream_match {
 	UPSTREAM_MATCH_NOT_REPLY, /* QR=0 */
 	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read, or the records do not fit */
 	UPSTREAM_MATCH_QUESTION,  /* not exactly one question, or not ours */
+	UPSTREAM_MATCH_CASE,	  /* exact mode: all ours but the letter case of the name */
+	/* Not from upstream_wire_match*(): transport.c's own reasons. */
+	UPSTREAM_MATCH_SOURCE,	  /* a datagram from another address or port */
+	UPSTREAM_MATCH_TRUNCATED, /* a datagram larger than the buffer */
 };
 
 const char *upstream_match_str(enum upstream_match m);
@@ -452,6 +514,28 @@ int upstream_wire_query(uint8_t *out, size_t cap, uint16_t id, const ldns_rdf *q
  */
 enum upstream_match upstream_wire_match(const uint8_t *wire, size_t len, uint16_t id,
 					const ldns_rdf *qname, uint16_t qtype, uint16_t qclass);
+/*
+ * The same check against the wire name `name` (`name_len` octets,
+ * uncompressed). With `exact` the name must come back octet for octet (the
+ * 0x20 question): a reply that would match up to ASCII case is
+ * UPSTREAM_MATCH_CASE (every other check passed), never OK.
+ */
+enum upstream_match upstream_wire_match_name(const uint8_t *wire, size_t len, uint16_t id,
+					     const uint8_t *name, size_t name_len, uint16_t qtype,
+					     uint16_t qclass, bool exact);
+/*
+ * draft-vixie-dnsext-dns0x20: gives each ASCII letter of the uncompressed
+ * wire name `name` (in place) a random case, one random bit per letter from
+ * `rng` (NULL: util/random.h). Length octets and other octets are left
+ * alone. True when the result has both an upper- and a lower-case letter:
+ * only then does an exact echo show that the server preserves case (one
+ * that lower-cases, or upper-cases, everything cannot produce it).
+ */
+bool upstream_wire_caps(uint8_t *name, size_t name_len, const struct upstream_rng *rng);
+/* Writes `name` (`name_len` octets) over the question name at offset 12 of
+ * an accepted response `wire`, so names compressed to it read in the case
+ * the resolver asked. No-op when it does not fit. */
+void upstream_wire_restore_qname(uint8_t *wire, size_t len, const uint8_t *name, size_t name_len);
 
 /* ---- upstream.c and transport.c: one worker's attempts on libuv ---------------- */
 
@@ -480,6 +564,8 @@ struct upstream_leg {
 	struct upstream_query *q;
 	enum upstream_leg_state state;
 	bool tcp;
+	bool caps;		    /* the name in `query` is in random case: match exactly */
+	bool caps_proof;	    /* and mixed case: an exact echo shows the case is kept */
 	bool sock_open, timer_open; /* initialised, to be closed */
 	struct upstream_pick pick;  /* the server, its timeout, what is held */
 
@@ -506,7 +592,15 @@ struct upstream_leg {
 	uint8_t *tcp_msg;
 };
 
-enum { UPSTREAM_LEG_PRIMARY, UPSTREAM_LEG_HEDGE, UPSTREAM_LEG_COUNT };
+/* The primary and the hedge; each may be asked once more without caps
+ * after a case-only mismatch, on the leg UPSTREAM_LEG_RECASE further on
+ * (a fresh socket, ID and timer; the claims move over). */
+enum {
+	UPSTREAM_LEG_PRIMARY,
+	UPSTREAM_LEG_HEDGE,
+	UPSTREAM_LEG_RECASE,
+	UPSTREAM_LEG_COUNT = 2 * UPSTREAM_LEG_RECASE
+};
 
 /* One attempt: what upstream_query_start() returns a handle to. */
 struct upstream_query {
@@ -560,3 +654,6 @@ void upstream_leg_failed(struct upstream_leg *leg, enum upstream_status status, 
 			 const char *what);
 /* upstream.c: a response that upstream_wire_match() accepted came on `leg`. */
 void upstream_leg_answered(struct upstream_leg *leg, const uint8_t *wire, size_t len);
+/* upstream.c: a message on the active `leg` that is not its answer, for
+ * reason `m`: counted; a case-only mismatch asks again without caps. */
+void upstream_leg_unwanted(struct upstream_leg *leg, enum upstream_match m);

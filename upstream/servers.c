@@ -9,6 +9,8 @@
  *  - last_ms: monotonic time of the last sample or timeout (uv_now base).
  *  - inflight: queries in flight to the address from all workers (the
  *    per-server cap), taken and given back with upstream_inflight_take/put.
+ *  - caps: whether the server preserves the case of query names (0x20),
+ *    learned from case-only mismatches (upstream_caps_*()), CAS loops.
  * No lock anywhere. Slots are never freed; when a key's window is full the
  * least recently updated slot of the window is taken over.
  *
@@ -145,6 +147,7 @@ static struct upstream_server_slot *slot_get(struct upstream_servers *servers, u
 									   memory_order_acq_rel,
 									   memory_order_acquire)) {
 			atomic_store_explicit(&lru->stats, 0, memory_order_relaxed);
+			atomic_store_explicit(&lru->caps, 0, memory_order_relaxed);
 			atomic_store_explicit(&lru->last_ms, now_ms, memory_order_relaxed);
 			return lru;
 		}
@@ -163,6 +166,7 @@ struct upstream_servers *upstream_servers_create(void)
 		atomic_init(&servers->slots[i].stats, 0);
 		atomic_init(&servers->slots[i].last_ms, 0);
 		atomic_init(&servers->slots[i].inflight, 0);
+		atomic_init(&servers->slots[i].caps, 0);
 	}
 	for (size_t i = 0; i < UPSTREAM_ZONE_SLOTS; i++) {
 		atomic_init(&servers->zones[i].key, 0);
@@ -174,6 +178,9 @@ struct upstream_servers *upstream_servers_create(void)
 		atomic_init(&h->state, 0);
 		atomic_init(&h->last_ms, 0);
 		atomic_init(&h->inflight, 0);
+		atomic_init(&h->unwanted, 0);
+		atomic_init(&h->tcp_until_ms, 0);
+		atomic_init(&h->unwanted_total, 0);
 		atomic_init(&h->has_provider, false);
 		atomic_flag_clear(&h->lock);
 	}
@@ -284,6 +291,83 @@ unsigned upstream_servers_inflight_count(struct upstream_servers *servers,
 	return s != NULL ? atomic_load_explicit(&s->inflight, memory_order_relaxed) : 0;
 }
 
+/* ---- 0x20: does the server keep the case of the question? ------------------------- */
+
+#define CAPS_COUNT_MASK UINT64_C(0xff)
+
+static uint64_t caps_until(uint64_t word)
+{
+	return word >> 8;
+}
+
+bool upstream_caps_allowed(uint64_t word, uint64_t now_ms)
+{
+	return caps_until(word) <= now_ms;
+}
+
+uint64_t upstream_caps_mismatch(uint64_t word, uint64_t now_ms, bool *learned)
+{
+	*learned = false;
+	if (!upstream_caps_allowed(word, now_ms))
+		return word; /* a query sent with caps before we learned it */
+	uint64_t count = (word & CAPS_COUNT_MASK) + 1;
+	if (caps_until(word) != 0)
+		count = 1; /* a no-caps period ended: learn afresh */
+	if (count < UPSTREAM_CAPS_MISMATCHES)
+		return count;
+	*learned = true;
+	return (now_ms + UPSTREAM_CAPS_OFF_MS) << 8;
+}
+
+uint64_t upstream_caps_preserved(uint64_t word)
+{
+	return word & ~CAPS_COUNT_MASK;
+}
+
+bool upstream_servers_caps(struct upstream_servers *servers, const struct sockaddr *addr,
+			   uint64_t now_ms)
+{
+	uint64_t key = server_key(servers, addr);
+	struct upstream_server_slot *s = key != 0 ? slot_find(servers, key) : NULL;
+	return s == NULL ||
+	       upstream_caps_allowed(atomic_load_explicit(&s->caps, memory_order_relaxed), now_ms);
+}
+
+bool upstream_servers_caps_mismatch(struct upstream_servers *servers, const struct sockaddr *addr,
+				    uint64_t now_ms)
+{
+	uint64_t key = server_key(servers, addr);
+	struct upstream_server_slot *s = key != 0 ? slot_get(servers, key, now_ms) : NULL;
+	bool learned = false;
+	if (s == NULL)
+		return false;
+	uint64_t old = atomic_load_explicit(&s->caps, memory_order_relaxed);
+	for (;;) {
+		uint64_t word = upstream_caps_mismatch(old, now_ms, &learned);
+		if (word == old || atomic_compare_exchange_weak_explicit(&s->caps, &old, word,
+									 memory_order_relaxed,
+									 memory_order_relaxed))
+			break;
+	}
+	return learned;
+}
+
+void upstream_servers_caps_preserved(struct upstream_servers *servers, const struct sockaddr *addr)
+{
+	uint64_t key = server_key(servers, addr);
+	struct upstream_server_slot *s = key != 0 ? slot_find(servers, key) : NULL;
+	if (s == NULL)
+		return;
+	uint64_t old = atomic_load_explicit(&s->caps, memory_order_relaxed);
+	for (;;) {
+		uint64_t word = upstream_caps_preserved(old);
+		if (word == old || atomic_compare_exchange_weak_explicit(&s->caps, &old, word,
+									 memory_order_relaxed,
+									 memory_order_relaxed))
+			break;
+	}
+}
+
 bool upstream_inflight_take(_Atomic uint32_t *counter, unsigned cap)
 {
 	uint32_t old = atomic_load_explicit(counter, memory_order_relaxed);
@@ -321,6 +405,11 @@ void upstream_servers_counters(struct upstream_servers *servers, struct upstream
 		.refused_breaker = LOAD(refused_breaker),
 		.refused_budget = LOAD(refused_budget),
 		.refused_inflight = LOAD(refused_inflight),
+		.caps_mismatches = LOAD(caps_mismatches),
+		.caps_fallbacks = LOAD(caps_fallbacks),
+		.unwanted = LOAD(unwanted),
+		.unwanted_tcp_switches = LOAD(unwanted_tcp_switches),
+		.unwanted_tcp_queries = LOAD(unwanted_tcp_queries),
 		.outgoing_range_full = LOAD(outgoing_range_full),
 		.fd_exhausted = LOAD(fd_exhausted),
 	};

@@ -6,9 +6,12 @@
  * the kernel drops datagrams from other sources and reports ICMP errors;
  * a TCP socket connects, writes the length-prefixed query and reads
  * length-prefixed frames (RFC 1035 §4.2.2, RFC 7766). What arrives is
- * checked against the query (upstream_wire_match(): RFC 5452 §9.1); the
- * first message that matches goes to upstream_leg_answered(), anything
- * else is logged and ignored, and errors go to upstream_leg_failed().
+ * checked against the query (upstream_wire_match_name(): RFC 5452 §9.1,
+ * exactly when the leg's name is in 0x20 case); the first message that
+ * matches goes to upstream_leg_answered() with the question name back in
+ * the resolver's case, anything else is logged and handed to
+ * upstream_leg_unwanted() (counted; a case-only mismatch asks again), and
+ * errors go to upstream_leg_failed().
  *
  * Does not decide what an outcome means, run the leg's timer or close the
  * handles (upstream.c), nor choose the server (select.c).
@@ -51,20 +54,44 @@ static bool source_addr(const struct upstream_opts *opts, int family, struct soc
 	return src->ss_family == family;
 }
 
-/* Whether `wire` is the answer; logs why not. */
-static bool leg_accepts(struct upstream_leg *leg, const uint8_t *wire, size_t len)
+/* A message on the leg that is not its answer: logged, then counted (and
+ * acted on) by upstream.c. The leg may have ended when this returns. */
+static void leg_rejects(struct upstream_leg *leg, size_t len, enum upstream_match m)
 {
-	struct upstream_query *q = leg->q;
-	enum upstream_match m =
-		upstream_wire_match(wire, len, leg->id, q->qname, q->qtype, q->qclass);
-	if (m == UPSTREAM_MATCH_OK)
-		return true;
 	char buf[UTIL_SOCKADDR_STRLEN];
 	log_debug(LOG_UPSTREAM, "[%04x] %s %s: ignored a %zu-octet message: %s", leg->id,
 		  upstream_leg_proto(leg),
 		  util_sockaddr_str((const struct sockaddr *)&leg->pick.server, buf, sizeof(buf)),
 		  len, upstream_match_str(m));
-	return false;
+	upstream_leg_unwanted(leg, m);
+}
+
+/*
+ * Whether `wire` is the answer. With caps the name must be the leg's own,
+ * octet for octet; once accepted, the resolver's case is written back
+ * over it (names compressed to the question then read as the resolver
+ * asked), and a mixed-case echo tells the table the server keeps case.
+ * Otherwise rejected (the leg may have ended then).
+ */
+static bool leg_accepts(struct upstream_leg *leg, uint8_t *wire, size_t len)
+{
+	struct upstream_query *q = leg->q;
+	const uint8_t *asked = ldns_rdf_data(q->qname);
+	size_t name_len = ldns_rdf_size(q->qname);
+	const uint8_t *sent = leg->caps ? leg->query + 2 + DNS_HEADER_LEN : asked;
+	enum upstream_match m = upstream_wire_match_name(wire, len, leg->id, sent, name_len,
+							 q->qtype, q->qclass, leg->caps);
+	if (m != UPSTREAM_MATCH_OK) {
+		leg_rejects(leg, len, m);
+		return false;
+	}
+	if (leg->caps) {
+		upstream_wire_restore_qname(wire, len, asked, name_len);
+		if (leg->caps_proof)
+			upstream_servers_caps_preserved(q->up->servers,
+							(const struct sockaddr *)&leg->pick.server);
+	}
+	return true;
 }
 
 static void log_step(const struct upstream_leg *leg, const char *what, int err)
@@ -148,16 +175,18 @@ static void udp_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 		return; /* nothing more to read */
 	const struct sockaddr *server = (const struct sockaddr *)&leg->pick.server;
 	if (addr == NULL || !util_sockaddr_equal(addr, server)) {
-		log_debug(LOG_UPSTREAM, "[%04x] udp %s: ignored a datagram from elsewhere", leg->id,
-			  util_sockaddr_str(server, str, sizeof(str)));
+		log_debug(LOG_UPSTREAM, "[%04x] udp %s: ignored a datagram from %s", leg->id,
+			  util_sockaddr_str(server, str, sizeof(str)),
+			  addr != NULL ? "elsewhere" : "nowhere");
+		upstream_leg_unwanted(leg, UPSTREAM_MATCH_SOURCE);
 		return;
 	}
 	if (flags & UV_UDP_PARTIAL) {
-		log_debug(LOG_UPSTREAM, "[%04x] udp %s: ignored a truncated datagram", leg->id,
-			  util_sockaddr_str(server, str, sizeof(str)));
+		leg_rejects(leg, (size_t)nread, UPSTREAM_MATCH_TRUNCATED);
 		return;
 	}
-	const uint8_t *wire = (const uint8_t *)buf->base;
+	/* Our own buffer (udp_alloc): the question case may be restored in it. */
+	uint8_t *wire = (uint8_t *)buf->base;
 	if (!leg_accepts(leg, wire, (size_t)nread))
 		return;
 	upstream_leg_answered(leg, wire, (size_t)nread);

@@ -20,6 +20,17 @@
  * the tables learn that a server is dead even while hedges hide it, and its
  * in-flight units stay counted while it is really in flight.
  *
+ * 0x20 and unwanted replies (issue 12): every leg sent over UDP to a
+ * server not learned to lose case carries its name in random case
+ * (leg_start(), wire.c). A reply right in all but case is not accepted:
+ * the claims move to the leg's recase twin (UPSTREAM_LEG_RECASE further
+ * on), which asks the same server at once without caps from a new socket
+ * and ID; the server's table entry counts it (servers.c), and the third
+ * in a row turns caps off for it for an hour (logged once). Every message
+ * a leg does not accept counts against its (server, zone) (health.c); the
+ * threshold-th within a minute sends that zone's queries to that server
+ * over TCP for five minutes (logged once).
+ *
  * Lifecycle: the attempt owns the libuv handles of its legs and its own
  * timer (deferred results, the hedge). `handles` counts the open ones; the
  * struct is freed by the last close callback. It stays on its upstream's
@@ -224,6 +235,8 @@ static void query_finish(struct upstream_query *q, enum upstream_status status,
 	const struct upstream_leg *primary = &q->leg[UPSTREAM_LEG_PRIMARY];
 	const struct upstream_leg *hedge = &q->leg[UPSTREAM_LEG_HEDGE];
 	const struct upstream_leg *shown = winner != NULL ? winner : primary;
+	/* A recase leg stands for the leg it replaced. */
+	bool shown_primary = (shown - q->leg) % UPSTREAM_LEG_RECASE == UPSTREAM_LEG_PRIMARY;
 	uint64_t now = uv_now(q->up->loop);
 	uint64_t since = shown->state != UPSTREAM_LEG_IDLE ? shown->start_ms : q->start_ms;
 	struct upstream_result res = {
@@ -231,12 +244,12 @@ static void query_finish(struct upstream_query *q, enum upstream_status status,
 		.server = shown->pick.server,
 		.wire = wire,
 		.len = len,
-		.tcp = q->tcp,
+		.tcp = shown->state != UPSTREAM_LEG_IDLE ? shown->tcp : q->tcp,
 		.rtt_ms = now > since ? (unsigned)(now - since) : 0,
 		.recovered = recovered,
 	};
 	if (q->hedge_sent)
-		res.hedged = shown == primary ? hedge->pick.server : primary->pick.server;
+		res.hedged = shown_primary ? hedge->pick.server : primary->pick.server;
 
 	q->hedge_pending = false;
 	if (q->timer_open) {
@@ -273,11 +286,9 @@ void upstream_leg_failed(struct upstream_leg *leg, enum upstream_status status, 
 		return; /* a lingering leg: the attempt was reported already */
 	if (status == UPSTREAM_TIMEOUT)
 		q->timed_out = true;
-	struct upstream_leg *other = leg == &q->leg[UPSTREAM_LEG_PRIMARY]
-					     ? &q->leg[UPSTREAM_LEG_HEDGE]
-					     : &q->leg[UPSTREAM_LEG_PRIMARY];
-	if (other->state == UPSTREAM_LEG_ACTIVE)
-		return;
+	for (int i = 0; i < UPSTREAM_LEG_COUNT; i++)
+		if (q->leg[i].state == UPSTREAM_LEG_ACTIVE)
+			return; /* another leg is still in flight */
 	if (q->hedge_pending) {
 		q->hedge_pending = false;
 		uv_timer_stop(&q->timer);
@@ -312,6 +323,53 @@ static void on_leg_timer(uv_timer_t *timer)
 	upstream_leg_failed(timer->data, UPSTREAM_TIMEOUT, 0, "timeout");
 }
 
+/* Whether `qname` is at or below a caps-exempt name (Unbound's key). */
+static bool caps_exempt(const struct upstream_opts *o, const ldns_rdf *qname)
+{
+	for (size_t i = 0; i < o->ncaps_exempt; i++)
+		if (ldns_dname_compare(qname, o->caps_exempt[i]) == 0 ||
+		    ldns_dname_is_subdomain(qname, o->caps_exempt[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The leg's own query, from the primary's: its transport (TCP while its
+ * (server, zone) is switched by unwanted replies), its ID (RFC 5452 §9.2)
+ * and its name, in random case when 0x20 applies: UDP, on in the options,
+ * not `no_caps` (a recase leg) and the server not learned to lose case.
+ */
+static void leg_prepare(struct upstream_leg *leg, bool no_caps, uint64_t now)
+{
+	struct upstream_query *q = leg->q;
+	struct upstream *up = q->up;
+	const struct upstream_leg *primary = &q->leg[UPSTREAM_LEG_PRIMARY];
+	uint8_t *name = leg->query + 2 + DNS_HEADER_LEN;
+	size_t name_len = ldns_rdf_size(q->qname);
+	char str[UTIL_SOCKADDR_STRLEN];
+
+	if (!leg->tcp && upstream_health_tcp(&leg->pick.claim, now)) {
+		leg->tcp = true;
+		if (leg->pick.timeout_ms < up->opts->tcp_timeout_ms)
+			leg->pick.timeout_ms = up->opts->tcp_timeout_ms; /* as select.c for TCP */
+		UPSTREAM_COUNT(up->servers, unwanted_tcp_queries);
+		log_debug(LOG_UPSTREAM, "%s: over TCP after unwanted replies",
+			  util_sockaddr_str((const struct sockaddr *)&leg->pick.server, str,
+					    sizeof(str)));
+	}
+	if (leg != primary)
+		memcpy(leg->query, primary->query, 2 + q->qlen);
+	leg->id = (uint16_t)util_random_u32();
+	leg->query[2] = (uint8_t)(leg->id >> 8);
+	leg->query[3] = (uint8_t)leg->id;
+	memcpy(name, ldns_rdf_data(q->qname), name_len);
+	leg->caps =
+		!no_caps && !leg->tcp && up->opts->use_caps_for_id &&
+		!caps_exempt(up->opts, q->qname) &&
+		upstream_servers_caps(up->servers, (const struct sockaddr *)&leg->pick.server, now);
+	leg->caps_proof = leg->caps && upstream_wire_caps(name, name_len, NULL);
+}
+
 /* Out of descriptors: counted, and a warning at most once a second for the
  * whole process (the first worker to swap the stamp logs). */
 static void note_fd_exhausted(struct upstream *up, int err)
@@ -327,10 +385,10 @@ static void note_fd_exhausted(struct upstream *up, int err)
 			 uv_strerror(err));
 }
 
-/* Sends the leg: its timer, then its socket (transport.c). 0, or a
- * negative errno with the leg left for leg_abort() (nothing was sent):
+/* Sends the leg: its query, its timer, then its socket (transport.c). 0,
+ * or a negative errno with the leg left for leg_abort() (nothing was sent):
  * UPSTREAM_E_RANGE when the worker's outgoing-range is full. */
-static int leg_start(struct upstream_leg *leg)
+static int leg_start(struct upstream_leg *leg, bool no_caps)
 {
 	struct upstream_query *q = leg->q;
 	struct upstream *up = q->up;
@@ -342,6 +400,7 @@ static int leg_start(struct upstream_leg *leg)
 			  upstream_leg_proto(leg), up->sockets);
 		return UPSTREAM_E_RANGE;
 	}
+	leg_prepare(leg, no_caps, uv_now(up->loop));
 	int ret = uv_timer_init(q->up->loop, &leg->timer);
 	if (ret < 0) {
 		log_debug(LOG_UPSTREAM, "[%04x] %s %s: timer: %s", leg->id, upstream_leg_proto(leg),
@@ -364,6 +423,77 @@ static int leg_start(struct upstream_leg *leg)
 	leg->state = UPSTREAM_LEG_ACTIVE;
 	uv_timer_start(&leg->timer, on_leg_timer, leg->pick.timeout_ms, 0);
 	return 0;
+}
+
+/*
+ * A case-only mismatch on `leg` (draft-vixie-dnsext-dns0x20): it may be a
+ * spoof that got the ID and port right, or a server that does not keep
+ * case. Either way it is not the answer. Asks the same server again at
+ * once without caps, from the leg's recase twin (new socket, ID and
+ * timer; the claims move over, so the outcome is recorded once, by the
+ * twin); `leg` ends without an outcome. When the twin is taken or cannot
+ * start, `leg` goes on waiting.
+ */
+static void leg_recase(struct upstream_leg *leg)
+{
+	struct upstream_query *q = leg->q;
+	ptrdiff_t i = leg - q->leg;
+	char str[UTIL_SOCKADDR_STRLEN];
+
+	if (i >= UPSTREAM_LEG_RECASE || !q->running)
+		return; /* a recase leg has no caps; a lingering leg waits alone */
+	struct upstream_leg *twin = &q->leg[i + UPSTREAM_LEG_RECASE];
+	if (twin->state != UPSTREAM_LEG_IDLE)
+		return;
+	twin->pick = leg->pick;
+	leg->pick.claim = (struct upstream_claim){0};
+	twin->tcp = leg->tcp;
+	twin->start_ms = uv_now(q->up->loop);
+	if (leg_start(twin, true) < 0) {
+		leg->pick.claim = twin->pick.claim;
+		twin->pick.claim = (struct upstream_claim){0};
+		leg_close(twin);
+		return;
+	}
+	UPSTREAM_COUNT(q->up->servers, queries);
+	log_debug(LOG_UPSTREAM, "[%04x] %s %s: asked again without 0x20 as [%04x]", leg->id,
+		  upstream_leg_proto(leg),
+		  util_sockaddr_str((const struct sockaddr *)&leg->pick.server, str, sizeof(str)),
+		  twin->id);
+	leg_close(leg);
+}
+
+void upstream_leg_unwanted(struct upstream_leg *leg, enum upstream_match m)
+{
+	struct upstream_query *q = leg->q;
+	struct upstream *up = q->up;
+	uint64_t now = uv_now(up->loop);
+	const struct sockaddr *addr = (const struct sockaddr *)&leg->pick.server;
+	char a[UTIL_SOCKADDR_STRLEN], z[DNS_NAME_MAX_TEXT];
+
+	if (leg->state != UPSTREAM_LEG_ACTIVE)
+		return;
+	if (upstream_health_unwanted(up->servers, &leg->pick.claim, now,
+				     up->opts->unwanted_reply_threshold)) {
+		util_sockaddr_str(addr, a, sizeof(a));
+		dns_name_wire_str(q->zone, q->zone_len, z, sizeof(z));
+		log_warn(LOG_UPSTREAM,
+			 "server %s zone %s: %u unwanted replies within %u s, asking over TCP for "
+			 "%u s",
+			 a, z, up->opts->unwanted_reply_threshold,
+			 UPSTREAM_UNWANTED_WINDOW_MS / 1000, UPSTREAM_UNWANTED_TCP_MS / 1000);
+	}
+	if (m != UPSTREAM_MATCH_CASE)
+		return;
+	UPSTREAM_COUNT(up->servers, caps_mismatches);
+	if (upstream_servers_caps_mismatch(up->servers, addr, now)) {
+		UPSTREAM_COUNT(up->servers, caps_fallbacks);
+		log_info(LOG_UPSTREAM,
+			 "server %s: %u replies in another letter case, 0x20 off for it for %u s",
+			 util_sockaddr_str(addr, a, sizeof(a)), UPSTREAM_CAPS_MISMATCHES,
+			 (unsigned)(UPSTREAM_CAPS_OFF_MS / 1000));
+	}
+	leg_recase(leg);
 }
 
 static void on_query_timer(uv_timer_t *timer)
@@ -427,11 +557,7 @@ static int hedge_start(struct upstream_query *q)
 
 	leg->start_ms = now;
 	/* The same question under its own ID, from its own socket. */
-	leg->id = (uint16_t)util_random_u32();
-	memcpy(leg->query, q->leg[UPSTREAM_LEG_PRIMARY].query, 2 + q->qlen);
-	leg->query[2] = (uint8_t)(leg->id >> 8);
-	leg->query[3] = (uint8_t)leg->id;
-	if (leg_start(leg) < 0) {
+	if (leg_start(leg, false) < 0) {
 		leg_abort(leg);
 		return -EIO;
 	}
@@ -439,7 +565,8 @@ static int hedge_start(struct upstream_query *q)
 	upstream_budget_record(&servers->budget, now, o->retry_budget_window_ms, true);
 	UPSTREAM_COUNT(servers, queries);
 	UPSTREAM_COUNT(servers, hedges);
-	log_debug(LOG_UPSTREAM, "[%04x] udp %s: hedge for [%04x] to another provider", leg->id,
+	log_debug(LOG_UPSTREAM, "[%04x] %s %s: hedge for [%04x] to another provider", leg->id,
+		  upstream_leg_proto(leg),
 		  util_sockaddr_str((const struct sockaddr *)&leg->pick.server, str, sizeof(str)),
 		  q->leg[UPSTREAM_LEG_PRIMARY].id);
 	return 0;
@@ -467,7 +594,7 @@ static void query_send(struct upstream_query *q, const struct upstream_request *
 		uv_timer_start(&q->timer, on_query_timer, hedge->pick.delay_ms, 0);
 	}
 	leg->start_ms = q->start_ms;
-	int ret = leg_start(leg);
+	int ret = leg_start(leg, false);
 	if (ret < 0) {
 		leg_abort(leg);
 		/* A full outgoing-range is a local limit, like the in-flight

@@ -19,10 +19,18 @@
  *
  * A response is accepted only when it comes from the address and port the
  * query went to, carries the query's ID, QR=1, and echoes the question (one
- * question, the name compared case-insensitively, RFC 4343; checked on the
- * wire, RFC 5452 §9.1); anything else is ignored and the attempt keeps
- * waiting until its timeout (spoofing resistance). The rest of an accepted
- * response is not parsed here: the caller gets the bytes.
+ * question; checked on the wire, RFC 5452 §9.1); anything else is ignored
+ * and the attempt keeps waiting until its timeout (spoofing resistance).
+ * With `use_caps_for_id` (draft-vixie-dnsext-dns0x20) the letters of the
+ * name sent over UDP are in random case and the echo must match octet for
+ * octet; a reply that differs only in case is not accepted, and the same
+ * server is asked again at once without caps (one that keeps doing it is
+ * learned as not preserving case). Otherwise the name is compared up to
+ * ASCII case (RFC 4343). Messages not accepted are counted as unwanted per
+ * (server, zone); past `unwanted_reply_threshold` in a window that zone is
+ * asked over TCP for a while. The caller gets the bytes of an accepted
+ * response with the question name in the case it asked; the rest is not
+ * parsed here.
  *
  * Parses no client requests. Does not interpret responses beyond matching
  * (and the RCODE, which tells the RTT estimate that a SERVFAIL or REFUSED
@@ -61,6 +69,15 @@ struct upstream_opts {
 	unsigned retry_budget_percent; /* retries allowed, % of first attempts (10) */
 	unsigned retry_budget_floor;   /* plus this many per window (10) */
 	unsigned retry_budget_window_ms; /* sliding window of the budget (10000 ms) */
+	/* Spoofing resistance beyond ID and port (issue 12). */
+	bool use_caps_for_id; /* random letter case in UDP query names (yes) */
+	/* caps-exempt: names at or below these are sent without caps (wire
+	 * form, borrowed for the upstream's lifetime). */
+	ldns_rdf *const *caps_exempt;
+	size_t ncaps_exempt;
+	/* Unwanted replies per (server, zone) within UPSTREAM_UNWANTED_WINDOW_MS
+	 * that switch the zone's queries to that server to TCP (10; 0 = never). */
+	unsigned unwanted_reply_threshold;
 	/* outgoing-range: upstream sockets open at once in one worker (4096;
 	 * 0 = no cap); at the cap an attempt reports UPSTREAM_LIMITED. */
 	unsigned outgoing_range;
@@ -171,6 +188,9 @@ struct upstream_health_info {
 	enum upstream_breaker breaker;
 	unsigned cooldown_left_ms; /* OPEN: time until the next probe */
 	unsigned inflight;
+	uint32_t unwanted;    /* unwanted replies seen, for this zone, since the entry began */
+	unsigned tcp_left_ms; /* > 0: queries for this zone go over TCP this much longer */
+	bool no_caps;	      /* the server is learned not to preserve case (no 0x20) */
 };
 typedef void (*upstream_health_cb)(void *arg, const struct upstream_health_info *info);
 /* Calls `cb` for every (server, zone) with health state; thread-safe. */
@@ -187,5 +207,10 @@ struct upstream_counters {
 	uint64_t refused_inflight;    /* attempts refused by an in-flight cap */
 	uint64_t outgoing_range_full; /* legs not sent: the worker's outgoing-range was full */
 	uint64_t fd_exhausted;	      /* legs not sent: socket() said EMFILE or ENFILE */
+	uint64_t caps_mismatches;     /* replies that differed from a 0x20 question only in case */
+	uint64_t caps_fallbacks;      /* servers learned not to preserve case */
+	uint64_t unwanted;	      /* messages on a leg that were not its answer */
+	uint64_t unwanted_tcp_switches; /* (server, zone) switched to TCP by unwanted replies */
+	uint64_t unwanted_tcp_queries;	/* queries sent over TCP because of such a switch */
 };
 void upstream_servers_counters(struct upstream_servers *servers, struct upstream_counters *out);

@@ -112,6 +112,9 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.root_hints, "");
 	assert_true(cfg.do_ip4 && cfg.do_ip6 && cfg.do_not_query_localhost);
 	assert_true(cfg.qname_minimisation && cfg.harden_glue && cfg.harden_below_nxdomain);
+	assert_true(cfg.use_caps_for_id);
+	assert_int_equal(cfg.unwanted_reply_threshold, 10);
+	assert_int_equal(cfg.ncaps_exempt, 0);
 	assert_int_equal(cfg.edns_buffer_size, 1232);
 	assert_int_equal(cfg.outgoing4.ss_family, AF_UNSPEC);
 	assert_int_equal(cfg.outgoing6.ss_family, AF_UNSPEC);
@@ -153,6 +156,10 @@ static void test_every_key(void **state)
 				    "qname-minimisation: no\n"
 				    "harden-glue: no\n"
 				    "harden-below-nxdomain: no\n"
+				    "use-caps-for-id: no\n"
+				    "unwanted-reply-threshold: 0\n"
+				    "caps-exempt: example.com\n"
+				    "caps-exempt: Example.NET.\n"
 				    "edns-buffer-size: 4096\n"
 				    "outgoing-interface: 192.0.2.7\n"
 				    "outgoing-interface: 2001:db8::7\n"
@@ -184,6 +191,11 @@ static void test_every_key(void **state)
 	assert_false(cfg.qname_minimisation);
 	assert_false(cfg.harden_glue);
 	assert_false(cfg.harden_below_nxdomain);
+	assert_false(cfg.use_caps_for_id);
+	assert_int_equal(cfg.unwanted_reply_threshold, 0);
+	assert_int_equal(cfg.ncaps_exempt, 2);
+	assert_string_equal(cfg.caps_exempt[0], "example.com");
+	assert_string_equal(cfg.caps_exempt[1], "Example.NET.");
 	assert_int_equal(cfg.edns_buffer_size, 4096);
 	expect_addr(&cfg.outgoing4, "192.0.2.7", 0);
 	expect_addr(&cfg.outgoing6, "2001:db8::7", 0);
@@ -287,6 +299,8 @@ static void test_bad_values(void **state)
 
 	expect_error("do-ip4: maybe\n", 1, "bad boolean 'maybe' for 'do-ip4'");
 	expect_error("harden-glue: 1\n", 1, "bad boolean");
+	expect_error("use-caps-for-id: maybe\n", 1, "bad boolean");
+	expect_error("caps-exempt: a..b\n", 1, "bad domain name");
 	expect_error("num-queries-per-thread: 0\n", 1, "");
 	expect_error("num-threads: four\n", 1, "bad number 'four' for 'num-threads'");
 	expect_error("num-threads: -1\n", 1, "bad number");

@@ -80,6 +80,20 @@ static void fake_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	ldns_pkt *query = NULL;
 	assert_int_equal(ldns_wire2pkt(&query, (uint8_t *)buf->base, (size_t)nread),
 			 LDNS_STATUS_OK);
+	char *seen = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(query), 0)));
+	snprintf(f->seen, sizeof(f->seen), "%s", seen);
+	free(seen);
+	if (f->mode == FAKE_LOWER) {
+		/* A server that does not keep case: everything it writes is
+		 * lower case, the question included. */
+		ldns_pkt_free(query);
+		uint8_t *q = (uint8_t *)buf->base;
+		for (size_t i = 12; i < (size_t)nread && q[i] != 0; i += 1 + (size_t)q[i])
+			for (size_t k = i + 1; k <= i + q[i] && k < (size_t)nread; k++)
+				if (q[k] >= 'A' && q[k] <= 'Z')
+					q[k] = (uint8_t)(q[k] + 'a' - 'A');
+		assert_int_equal(ldns_wire2pkt(&query, q, (size_t)nread), LDNS_STATUS_OK);
+	}
 	assert_false(ldns_pkt_rd(query));
 	size_t len;
 	uint8_t *w;
@@ -87,6 +101,7 @@ static void fake_udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 	switch (f->mode) {
 	case FAKE_ANSWER:
+	case FAKE_LOWER:
 	case FAKE_TRUNCATED:
 		w = make_response(query, 0, NULL, true, f->mode == FAKE_TRUNCATED, "192.0.2.1",
 				  &len);
@@ -193,6 +208,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->have < 2 || c->have < 2 + (size_t)(c->in[0] << 8 | c->in[1]))
 		return;
 	c->fake->queries++;
+	c->fake->tcp_queries++;
 	if (c->fake->mode == FAKE_HANGUP) {
 		conn_close(c);
 		return;
@@ -260,8 +276,18 @@ void fake_start(struct fake *f, uv_loop_t *loop, enum fake_mode mode)
 
 	assert_int_equal(uv_tcp_init(loop, &f->listener), 0);
 	f->listener.data = f;
-	assert_int_equal(uv_tcp_bind(&f->listener, (struct sockaddr *)&any, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&f->listener, 8, fake_accept), 0);
+	/* TCP on the UDP port when it is free, as a real server: a leg
+	 * switched to TCP asks the address it would have asked over UDP. */
+	struct sockaddr_in same_port = any;
+	same_port.sin_port = ((struct sockaddr_in *)&f->udp_addr)->sin_port;
+	if (uv_tcp_bind(&f->listener, (struct sockaddr *)&same_port, 0) < 0 ||
+	    uv_listen((uv_stream_t *)&f->listener, 8, fake_accept) < 0) {
+		uv_close((uv_handle_t *)&f->listener, NULL);
+		assert_int_equal(uv_tcp_init(loop, &f->listener), 0);
+		f->listener.data = f;
+		assert_int_equal(uv_tcp_bind(&f->listener, (struct sockaddr *)&any, 0), 0);
+		assert_int_equal(uv_listen((uv_stream_t *)&f->listener, 8, fake_accept), 0);
+	}
 	len = sizeof(f->tcp_addr);
 	assert_int_equal(uv_tcp_getsockname(&f->listener, (struct sockaddr *)&f->tcp_addr, &len),
 			 0);
@@ -378,7 +404,14 @@ void on_result(void *arg, const struct upstream_result *res)
 		ldns_pkt *p = NULL;
 		assert_int_equal(ldns_wire2pkt(&p, res->wire, res->len), LDNS_STATUS_OK);
 		r->tc = ldns_pkt_tc(p);
+		char *qn = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
+		snprintf(r->qname, sizeof(r->qname), "%s", qn);
+		free(qn);
 		if (ldns_pkt_ancount(p) > 0) {
+			char *on =
+				ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(p), 0)));
+			snprintf(r->owner, sizeof(r->owner), "%s", on);
+			free(on);
 			char *s = ldns_rdf2str(
 				ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0));
 			snprintf(r->rdata, sizeof(r->rdata), "%s", s);

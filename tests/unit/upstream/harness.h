@@ -20,6 +20,7 @@ enum fake_mode {
 	FAKE_SILENT,	/* never answer */
 	FAKE_TRUNCATED, /* answer with TC=1 */
 	FAKE_HANGUP,	/* TCP: close after reading the query */
+	FAKE_LOWER,	/* UDP: answer with the name lower-cased (loses 0x20 case) */
 };
 
 struct fake {
@@ -34,6 +35,8 @@ struct fake {
 	uint8_t *pending;
 	size_t pending_len;
 	int queries;
+	int tcp_queries;
+	char seen[256]; /* the last query name, as it came (case included) */
 	bool running;
 	uint8_t buf[65536];
 };
@@ -47,7 +50,9 @@ struct recorded {
 	bool tcp;
 	bool has_wire;
 	bool tc;
-	char rdata[64]; /* first answer's rdata */
+	char rdata[64];	 /* first answer's rdata */
+	char qname[256]; /* the question name as handed over, case included */
+	char owner[256]; /* first answer's owner name */
 	struct sockaddr_storage hedged;
 	bool recovered;
 	uint64_t at_ms; /* uv_now() when reported */

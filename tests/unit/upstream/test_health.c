@@ -544,6 +544,171 @@ static void test_concurrent_one_probe(void **state)
 	}
 }
 
+/* ---- unwanted replies per (server, zone) ---------------------------------------- */
+
+/* The window as a pure function: the threshold-th message within one
+ * window trips, once; a quiet window starts over; 0 never trips. */
+static void test_unwanted_window(void **state)
+{
+	uint64_t w = 0, now = 5000;
+	bool tripped;
+
+	for (unsigned i = 1; i < 10; i++) {
+		w = upstream_unwanted_step(w, now + i, 10, &tripped);
+		assert_false(tripped);
+	}
+	w = upstream_unwanted_step(w, now + 10, 10, &tripped);
+	assert_true(tripped);
+	w = upstream_unwanted_step(w, now + 11, 10, &tripped);
+	assert_false(tripped); /* once per window */
+	/* Nine in one window, then the window ends: counting starts over. */
+	w = 0;
+	for (unsigned i = 0; i < 9; i++)
+		w = upstream_unwanted_step(w, now, 10, &tripped);
+	w = upstream_unwanted_step(w, now + UPSTREAM_UNWANTED_WINDOW_MS, 10, &tripped);
+	assert_false(tripped);
+	for (unsigned i = 0; i < 8; i++)
+		w = upstream_unwanted_step(w, now + UPSTREAM_UNWANTED_WINDOW_MS + 1, 10, &tripped);
+	assert_false(tripped);
+	w = upstream_unwanted_step(w, now + UPSTREAM_UNWANTED_WINDOW_MS + 2, 10, &tripped);
+	assert_true(tripped);
+	/* Threshold 0: off; the count saturates. */
+	w = 0;
+	for (unsigned i = 0; i < 70000; i++) {
+		w = upstream_unwanted_step(w, now, 0, &tripped);
+		assert_false(tripped);
+	}
+	assert_int_equal(w & 0xffff, 0xffff);
+	(void)state;
+}
+
+/* Through the table, with a fake clock: the switch to TCP is per (server,
+ * zone), reported once, lasts UPSTREAM_UNWANTED_TCP_MS, and shows in the
+ * counters. */
+static void test_unwanted_switches_to_tcp(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "example.com."), other = zone(s, "example.org.");
+	uint64_t now = 10000;
+	struct upstream_claim c = {0}, co = {0};
+	uint64_t hk = upstream_health_key(s, SA(a), z.key);
+	uint64_t hko = upstream_health_key(s, SA(a), other.key);
+
+	assert_true(upstream_health_take(s, hk, SA(a), ldns_rdf_data(z.name), ldns_rdf_size(z.name),
+					 "", now, false, P.probe_lease_ms, &c));
+	assert_true(upstream_health_take(s, hko, SA(a), ldns_rdf_data(other.name),
+					 ldns_rdf_size(other.name), "", now, false,
+					 P.probe_lease_ms, &co));
+	assert_false(upstream_health_tcp(&c, now));
+	for (int i = 0; i < 9; i++)
+		assert_false(upstream_health_unwanted(s, &c, now + (uint64_t)i, 10));
+	assert_false(upstream_health_tcp(&c, now + 9));
+	assert_true(upstream_health_unwanted(s, &c, now + 9, 10));
+	assert_true(upstream_health_tcp(&c, now + 9));
+	assert_false(upstream_health_tcp(&co, now + 9)); /* the other zone is not touched */
+	/* More in the same period: no second switch. */
+	for (int i = 0; i < 20; i++)
+		assert_false(upstream_health_unwanted(s, &c, now + 10, 10));
+	assert_true(upstream_health_tcp(&c, now + 9 + UPSTREAM_UNWANTED_TCP_MS - 1));
+	assert_false(upstream_health_tcp(&c, now + 9 + UPSTREAM_UNWANTED_TCP_MS));
+
+	struct upstream_counters n;
+	upstream_servers_counters(s, &n);
+	assert_int_equal(n.unwanted, 30);
+	assert_int_equal(n.unwanted_tcp_switches, 1);
+
+	/* No entry (a full table): counted globally only. */
+	struct upstream_claim none = {0};
+	assert_false(upstream_health_unwanted(s, &none, now, 1));
+	assert_false(upstream_health_tcp(&none, now));
+	upstream_health_release(s, &c);
+	upstream_health_release(s, &co);
+	ldns_rdf_deep_free(z.name);
+	ldns_rdf_deep_free(other.name);
+}
+
+/* The dump shows the unwanted count and the TCP period (real clock). */
+static void test_unwanted_dump(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "example.com.");
+	uint64_t now = uv_hrtime() / 1000000;
+	struct upstream_claim c = {0};
+	struct dump d = {0};
+	uint64_t hk = upstream_health_key(s, SA(a), z.key);
+
+	assert_true(upstream_health_take(s, hk, SA(a), ldns_rdf_data(z.name), ldns_rdf_size(z.name),
+					 "", now, false, P.probe_lease_ms, &c));
+	for (int i = 0; i < 3; i++)
+		upstream_health_unwanted(s, &c, now, 3);
+	upstream_health_release(s, &c);
+	upstream_servers_health(s, collect, &d);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.info[0].unwanted, 3);
+	assert_in_range(d.info[0].tcp_left_ms, UPSTREAM_UNWANTED_TCP_MS - 60000,
+			UPSTREAM_UNWANTED_TCP_MS);
+	assert_false(d.info[0].no_caps);
+	ldns_rdf_deep_free(z.name);
+}
+
+/* Workers race unwanted replies on one entry: the count is exact and the
+ * switch to TCP is decided by exactly one of them (logged once). */
+struct unwanted_race {
+	struct upstream_servers *s;
+	pthread_barrier_t *start;
+	const struct upstream_claim *claim;
+	uint64_t now;
+	unsigned switches;
+};
+
+static void *race_unwanted(void *arg)
+{
+	struct unwanted_race *r = arg;
+
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < 1000; i++)
+		if (upstream_health_unwanted(r->s, r->claim, r->now, 50))
+			r->switches++;
+	return NULL;
+}
+
+static void test_concurrent_unwanted_one_switch(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53);
+	struct zone z = zone(s, "example.com.");
+	uint64_t now = 10000;
+	struct upstream_claim c = {0};
+	uint64_t hk = upstream_health_key(s, SA(a), z.key);
+	struct unwanted_race r[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	pthread_barrier_t start;
+	unsigned switches = 0;
+
+	assert_true(upstream_health_take(s, hk, SA(a), ldns_rdf_data(z.name), ldns_rdf_size(z.name),
+					 "", now, false, P.probe_lease_ms, &c));
+	assert_int_equal(pthread_barrier_init(&start, NULL, RACE_THREADS), 0);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct unwanted_race){.s = s, .start = &start, .claim = &c, .now = now};
+		assert_int_equal(pthread_create(&t[i], NULL, race_unwanted, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		switches += r[i].switches;
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(switches, 1);
+	struct upstream_counters n;
+	upstream_servers_counters(s, &n);
+	assert_int_equal(n.unwanted, (uint64_t)RACE_THREADS * 1000);
+	assert_int_equal(n.unwanted_tcp_switches, 1);
+	assert_true(upstream_health_tcp(&c, now));
+	upstream_health_release(s, &c);
+	ldns_rdf_deep_free(z.name);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -560,6 +725,10 @@ int main(void)
 		T(test_health_dump),
 		T(test_concurrent_outcomes),
 		T(test_concurrent_one_probe),
+		cmocka_unit_test(test_unwanted_window),
+		T(test_unwanted_switches_to_tcp),
+		T(test_unwanted_dump),
+		T(test_concurrent_unwanted_one_switch),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,67 @@ static void test_concurrent_updates(void **state)
 	}
 }
 
+/* 0x20 learning as a pure function: three case-only mismatches with no
+ * case-preserving answer between them turn caps off for UPSTREAM_CAPS_OFF_MS,
+ * once; a good answer resets the count; caps come back after the period. */
+static void test_caps_learning(void **state)
+{
+	uint64_t w = 0, now = 1000;
+	bool learned;
+
+	assert_true(upstream_caps_allowed(w, now));
+	w = upstream_caps_mismatch(w, now, &learned);
+	assert_false(learned);
+	w = upstream_caps_mismatch(w, now, &learned);
+	assert_false(learned);
+	w = upstream_caps_preserved(w); /* the server kept case after all */
+	w = upstream_caps_mismatch(w, now, &learned);
+	assert_false(learned);
+	w = upstream_caps_mismatch(w, now, &learned);
+	assert_false(learned);
+	assert_true(upstream_caps_allowed(w, now));
+	w = upstream_caps_mismatch(w, now + 5, &learned);
+	assert_true(learned);
+	assert_false(upstream_caps_allowed(w, now + 5));
+	/* Late mismatches of queries sent with caps before: not counted again. */
+	uint64_t before = w;
+	w = upstream_caps_mismatch(w, now + 6, &learned);
+	assert_false(learned);
+	assert_int_equal(w, before);
+	assert_false(upstream_caps_allowed(w, now + 5 + UPSTREAM_CAPS_OFF_MS - 1));
+	assert_true(upstream_caps_allowed(w, now + 5 + UPSTREAM_CAPS_OFF_MS));
+	/* After the period it takes three fresh mismatches again. */
+	uint64_t later = now + 5 + UPSTREAM_CAPS_OFF_MS;
+	w = upstream_caps_mismatch(w, later, &learned);
+	assert_false(learned);
+	assert_true(upstream_caps_allowed(w, later));
+	w = upstream_caps_mismatch(w, later, &learned);
+	assert_false(learned);
+	w = upstream_caps_mismatch(w, later, &learned);
+	assert_true(learned);
+	(void)state;
+}
+
+/* The same through the shared table, per address. */
+static void test_caps_per_server(void **state)
+{
+	struct upstream_servers *s = *state;
+	struct sockaddr_storage a = v4(0xc0000201, 53), b = v4(0xc0000202, 53);
+	uint64_t now = 1000;
+
+	assert_true(upstream_servers_caps(s, SA(a), now)); /* unknown: caps on */
+	assert_false(upstream_servers_caps_mismatch(s, SA(a), now));
+	assert_false(upstream_servers_caps_mismatch(s, SA(a), now));
+	upstream_servers_caps_preserved(s, SA(a));
+	assert_false(upstream_servers_caps_mismatch(s, SA(a), now));
+	assert_false(upstream_servers_caps_mismatch(s, SA(a), now));
+	assert_true(upstream_servers_caps_mismatch(s, SA(a), now));
+	assert_false(upstream_servers_caps_mismatch(s, SA(a), now));
+	assert_false(upstream_servers_caps(s, SA(a), now + 1));
+	assert_true(upstream_servers_caps(s, SA(b), now + 1));
+	assert_true(upstream_servers_caps(s, SA(a), now + UPSTREAM_CAPS_OFF_MS));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +268,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_table_reuses_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_updates, setup, teardown),
+		cmocka_unit_test(test_caps_learning),
+		cmocka_unit_test_setup_teardown(test_caps_per_server, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -624,6 +624,173 @@ static void test_selection_breakers_and_avoid(void **state)
 		ldns_rdf_deep_free(ns3[i]);
 }
 
+/* ---- 0x20 and unwanted replies (issue 12) ------------------------------------- */
+
+/* So many letters that an all-lower-case draw (2^-52) never happens. */
+#define LONG_NAME "abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz.example."
+
+static void use_long_name(struct env *e)
+{
+	ldns_rdf_deep_free(e->qname);
+	e->qname = ldns_dname_new_frm_str(LONG_NAME);
+	assert_non_null(e->qname);
+}
+
+/* The name goes out in random case; the answer comes back to the caller
+ * in its own case, the question and the owner compressed to it. */
+static void test_caps_sent_and_restored(void **state)
+{
+	struct env *e = *state;
+	use_long_name(e);
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+
+	start(e, &e->fake.udp_addr, 1, false);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+
+	assert_int_equal(e->nresults, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_OK);
+	assert_int_equal(e->fake.queries, 1);
+	assert_int_equal(strcasecmp(e->fake.seen, LONG_NAME), 0);
+	assert_string_not_equal(e->fake.seen, LONG_NAME); /* case was drawn */
+	assert_string_equal(e->results[0].qname, LONG_NAME);
+	assert_string_equal(e->results[0].owner, LONG_NAME);
+	struct upstream_counters n;
+	upstream_servers_counters(e->servers, &n);
+	assert_int_equal(n.caps_mismatches, 0);
+	assert_int_equal(n.unwanted, 0);
+}
+
+/* A server that lower-cases the question: its reply is not taken as the
+ * answer; the same server is asked again at once without caps, and that
+ * answer is. After three such mismatches the server is asked without caps
+ * from the start (learned, counted once). */
+static void test_caps_mismatch_asks_again_then_learns(void **state)
+{
+	struct env *e = *state;
+	use_long_name(e);
+	e->stop_after = 100;
+	fake_start(&e->fake, &e->loop, FAKE_LOWER);
+	struct upstream_counters n;
+
+	for (int i = 1; i <= 3; i++) {
+		start(e, &e->fake.udp_addr, 1, false);
+		run_until(e, i);
+		assert_int_equal(e->results[i - 1].status, UPSTREAM_OK);
+		assert_string_equal(e->results[i - 1].rdata, "192.0.2.1");
+		assert_true(same(&e->results[i - 1].server, &e->fake.udp_addr));
+		assert_int_equal(e->fake.queries, 2 * i);     /* with caps, then without */
+		assert_string_equal(e->fake.seen, LONG_NAME); /* the retry: as asked */
+		upstream_servers_counters(e->servers, &n);
+		assert_int_equal(n.caps_mismatches, (uint64_t)i);
+		assert_int_equal(n.unwanted, (uint64_t)i);
+		assert_int_equal(n.caps_fallbacks, i == 3 ? 1 : 0);
+	}
+	assert_false(upstream_servers_caps(e->servers, (struct sockaddr *)&e->fake.udp_addr,
+					   uv_now(&e->loop)));
+	start(e, &e->fake.udp_addr, 1, false);
+	run_until(e, 4);
+	assert_int_equal(e->results[3].status, UPSTREAM_OK);
+	assert_int_equal(e->fake.queries, 7); /* one query: no caps any more */
+	assert_string_equal(e->fake.seen, LONG_NAME);
+	upstream_servers_counters(e->servers, &n);
+	assert_int_equal(n.caps_mismatches, 3);
+	assert_int_equal(n.caps_fallbacks, 1);
+	struct health_find h = health_of(e, &e->fake.udp_addr, ".");
+	assert_true(h.found);
+	assert_true(h.info.no_caps);
+	assert_int_equal(h.info.unwanted, 3);
+	assert_int_equal(h.info.inflight, 0); /* the claims moved and came back */
+}
+
+/* use-caps-for-id: no: the name goes out as asked, any case is accepted. */
+static void test_caps_off(void **state)
+{
+	struct env *e = *state;
+	use_long_name(e);
+	e->opts.use_caps_for_id = false;
+	fake_start(&e->fake, &e->loop, FAKE_LOWER);
+
+	start(e, &e->fake.udp_addr, 1, false);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+
+	assert_int_equal(e->nresults, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_OK);
+	assert_int_equal(e->fake.queries, 1);
+	assert_string_equal(e->fake.seen, LONG_NAME);
+	struct upstream_counters n;
+	upstream_servers_counters(e->servers, &n);
+	assert_int_equal(n.caps_mismatches, 0);
+}
+
+/* Replies that are not the answer (wrong ID, another question, QR=0) are
+ * counted for (server, zone); at the threshold the next query for the zone
+ * goes to that server over TCP. */
+static void test_unwanted_switch_to_tcp(void **state)
+{
+	struct env *e = *state;
+	e->opts.unwanted_reply_threshold = 3;
+	e->stop_after = 100;
+	fake_start(&e->fake, &e->loop, FAKE_SPOOF);
+	struct upstream_counters n;
+
+	start(e, &e->fake.udp_addr, 1, false);
+	run_until(e, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_OK);
+	assert_false(e->results[0].tcp);
+	assert_string_equal(e->results[0].rdata, "192.0.2.1");
+	upstream_servers_counters(e->servers, &n);
+	/* Three on the connected socket; the kernel drops the fourth (from
+	 * another port) itself. */
+	assert_int_equal(n.unwanted, 3);
+	assert_int_equal(n.unwanted_tcp_switches, 1);
+	assert_int_equal(e->fake.tcp_queries, 0);
+
+	struct health_find h = health_of(e, &e->fake.udp_addr, ".");
+	assert_true(h.found);
+	assert_int_equal(h.info.unwanted, 3);
+	assert_true(h.info.tcp_left_ms > 0);
+
+	if (port_of(&e->fake.tcp_addr) != port_of(&e->fake.udp_addr))
+		skip(); /* the fake could not listen for TCP on its UDP port */
+	start(e, &e->fake.udp_addr, 1, false);
+	run_until(e, 2);
+	upstream_servers_counters(e->servers, &n);
+	assert_int_equal(n.unwanted_tcp_queries, 1);
+	assert_int_equal(e->results[1].status, UPSTREAM_OK);
+	assert_true(e->results[1].tcp);
+	assert_string_equal(e->results[1].rdata, "192.0.2.1");
+	assert_int_equal(e->fake.tcp_queries, 1);
+	/* Another zone from the same server is not switched. */
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	struct upstream_request req = zone_request(e, &e->fake.udp_addr, 1, zone, NULL);
+	start_req(e, &req);
+	run_until(e, 3);
+	assert_false(e->results[2].tcp);
+	assert_int_equal(e->fake.tcp_queries, 1);
+	ldns_rdf_deep_free(zone);
+}
+
+/* caps-exempt: names at or below an exempt name go out as asked. */
+static void test_caps_exempt(void **state)
+{
+	struct env *e = *state;
+	use_long_name(e);
+	ldns_rdf *exempt[] = {ldns_dname_new_frm_str("other.example."),
+			      ldns_dname_new_frm_str("EXAMPLE.")};
+	e->opts.caps_exempt = exempt;
+	e->opts.ncaps_exempt = 2;
+	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
+
+	start(e, &e->fake.udp_addr, 1, false);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+
+	assert_int_equal(e->nresults, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_OK);
+	assert_string_equal(e->fake.seen, LONG_NAME);
+	ldns_rdf_deep_free(exempt[0]);
+	ldns_rdf_deep_free(exempt[1]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -644,6 +811,11 @@ int main(void)
 		T(test_inflight_caps),
 		T(test_cancel_gives_back),
 		T(test_selection_breakers_and_avoid),
+		T(test_caps_sent_and_restored),
+		T(test_caps_mismatch_asks_again_then_learns),
+		T(test_caps_off),
+		T(test_unwanted_switch_to_tcp),
+		T(test_caps_exempt),
 		T(test_outgoing_range_caps_sockets),
 		T(test_out_of_descriptors_is_a_neterr),
 	};

@@ -352,6 +352,150 @@ static void test_match_leaves_the_body(void **state)
 	ldns_rdf_deep_free(notname);
 }
 
+/* A fixed sequence of random words for the case pattern. */
+static uint32_t fixed_u32(void *ctx)
+{
+	uint32_t *w = ctx;
+	return *w;
+}
+
+/* draft-vixie-dnsext-dns0x20: one bit per letter, nothing else touched. */
+static void test_caps_pattern(void **state)
+{
+	ldns_rdf *q = name("a1-B.exAmple.");
+	uint8_t buf[32];
+	size_t len = ldns_rdf_size(q);
+	uint32_t word = 0x15; /* bits 1,0,1,0,1,0...: upper, lower, upper, ... */
+	struct upstream_rng rng = {.u32 = fixed_u32, .ctx = &word};
+
+	memcpy(buf, ldns_rdf_data(q), len);
+	assert_true(upstream_wire_caps(buf, len, &rng));
+	/* Letters a, b, e, x, a, m, p, l, e get U l U l U l l l l. */
+	static const uint8_t want[] = {4,   'A', '1', '-', 'b', 7,   'E',
+				       'x', 'A', 'm', 'p', 'l', 'e', 0};
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+
+	/* All lower (or all upper): an echo proves nothing about the server. */
+	word = 0;
+	memcpy(buf, ldns_rdf_data(q), len);
+	assert_false(upstream_wire_caps(buf, len, &rng));
+	word = UINT32_MAX;
+	assert_false(upstream_wire_caps(buf, len, &rng));
+	assert_memory_equal(buf, "\4A1-B\7EXAMPLE", len);
+	/* The root has no letter. */
+	uint8_t root = 0;
+	assert_false(upstream_wire_caps(&root, 1, &rng));
+	assert_int_equal(root, 0);
+
+	/* The CSPRNG: more than 32 letters take more than one word, and the
+	 * length octets stay. */
+	ldns_rdf *longer = name("abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz.");
+	uint8_t big[64];
+	size_t blen = ldns_rdf_size(longer);
+	memcpy(big, ldns_rdf_data(longer), blen);
+	upstream_wire_caps(big, blen, NULL);
+	assert_int_equal(big[0], 26);
+	assert_int_equal(big[27], 26);
+	assert_int_equal(big[blen - 1], 0);
+	ldns_rdf *drawn = ldns_dname_new_frm_data((uint16_t)blen, big);
+	assert_int_equal(ldns_dname_compare(longer, drawn), 0); /* up to case */
+	ldns_rdf_deep_free(drawn);
+	ldns_rdf_deep_free(longer);
+	ldns_rdf_deep_free(q);
+	(void)state;
+}
+
+/* With caps, the echo must be exact; a reply right in all but case is its
+ * own verdict, not OK (it may be a spoof), and not a plain QUESTION. */
+static void test_match_exact_case(void **state)
+{
+	ldns_rdf *sent = name("wWw.ExAmple.cOm.");
+	size_t len;
+	uint8_t *same =
+		response(7, "wWw.ExAmple.cOm.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, true, &len);
+	const uint8_t *n = ldns_rdf_data(sent);
+	size_t nlen = ldns_rdf_size(sent);
+
+	assert_int_equal(upstream_wire_match_name(same, len, 7, n, nlen, LDNS_RR_TYPE_A,
+						  LDNS_RR_CLASS_IN, true),
+			 UPSTREAM_MATCH_OK);
+	size_t llen;
+	uint8_t *lower =
+		response(7, "www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, true, &llen);
+	assert_int_equal(upstream_wire_match_name(lower, llen, 7, n, nlen, LDNS_RR_TYPE_A,
+						  LDNS_RR_CLASS_IN, true),
+			 UPSTREAM_MATCH_CASE);
+	/* Without caps the same reply is fine (RFC 4343). */
+	assert_int_equal(upstream_wire_match_name(lower, llen, 7, n, nlen, LDNS_RR_TYPE_A,
+						  LDNS_RR_CLASS_IN, false),
+			 UPSTREAM_MATCH_OK);
+	assert_int_equal(
+		upstream_wire_match(lower, llen, 7, sent, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN),
+		UPSTREAM_MATCH_OK);
+	/* Everything else is checked first: wrong ID, type, another name. */
+	assert_int_equal(upstream_wire_match_name(lower, llen, 8, n, nlen, LDNS_RR_TYPE_A,
+						  LDNS_RR_CLASS_IN, true),
+			 UPSTREAM_MATCH_ID);
+	assert_int_equal(upstream_wire_match_name(lower, llen, 7, n, nlen, LDNS_RR_TYPE_AAAA,
+						  LDNS_RR_CLASS_IN, true),
+			 UPSTREAM_MATCH_QUESTION);
+	size_t olen;
+	uint8_t *other =
+		response(7, "www.example.net.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, true, &olen);
+	assert_int_equal(upstream_wire_match_name(other, olen, 7, n, nlen, LDNS_RR_TYPE_A,
+						  LDNS_RR_CLASS_IN, true),
+			 UPSTREAM_MATCH_QUESTION);
+	/* Malformed beyond the question: malformed, whatever the case. */
+	assert_int_equal(upstream_wire_match_name(lower, llen - 1, 7, n, nlen, LDNS_RR_TYPE_A,
+						  LDNS_RR_CLASS_IN, true),
+			 UPSTREAM_MATCH_MALFORMED);
+	assert_string_equal(upstream_match_str(UPSTREAM_MATCH_CASE),
+			    "question in another letter case (0x20)");
+	free(same);
+	free(lower);
+	free(other);
+	ldns_rdf_deep_free(sent);
+	(void)state;
+}
+
+/* After a 0x20 reply is accepted, the question reads in the resolver's own
+ * case again, and with it every name compressed to it. */
+static void test_restore_question_case(void **state)
+{
+	ldns_pkt *p =
+		ldns_pkt_query_new(name("wWw.ExAmple.cOm."), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0);
+	ldns_rr *rr = NULL;
+	assert_int_equal(
+		ldns_rr_new_frm_str(&rr, "wWw.ExAmple.cOm. 60 IN A 192.0.2.1", 0, NULL, NULL),
+		LDNS_STATUS_OK);
+	ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+	ldns_pkt_set_qr(p, true);
+	uint8_t *wire = NULL;
+	size_t len;
+	assert_int_equal(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	/* ldns compresses the owner to the question: a pointer to offset 12. */
+	ldns_rdf *asked = name("www.Example.com.");
+	upstream_wire_restore_qname(wire, len, ldns_rdf_data(asked), ldns_rdf_size(asked));
+	assert_memory_equal(wire + 12, ldns_rdf_data(asked), ldns_rdf_size(asked));
+	ldns_pkt *back = NULL;
+	assert_int_equal(ldns_wire2pkt(&back, wire, len), LDNS_STATUS_OK);
+	char *owner = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(back), 0)));
+	assert_string_equal(owner, "www.Example.com.");
+	free(owner);
+	ldns_pkt_free(back);
+	/* Too short for the name: nothing written. */
+	uint8_t small[14] = {0};
+	upstream_wire_restore_qname(small, sizeof(small), ldns_rdf_data(asked),
+				    ldns_rdf_size(asked));
+	for (size_t i = 0; i < sizeof(small); i++)
+		assert_int_equal(small[i], 0);
+	ldns_rdf_deep_free(asked);
+	free(wire);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +509,9 @@ int main(void)
 		cmocka_unit_test(test_match_type_class),
 		cmocka_unit_test(test_match_ignores_a_body_that_does_not_fit),
 		cmocka_unit_test(test_match_leaves_the_body),
+		cmocka_unit_test(test_caps_pattern),
+		cmocka_unit_test(test_match_exact_case),
+		cmocka_unit_test(test_restore_question_case),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
