@@ -3,8 +3,10 @@
  * parse? Every record of every section must lie inside the message: fixed
  * fields present, RDATA within its RDLENGTH and the message, and every
  * name ldns will decompress (question, owners, the names inside RDATA)
- * bounded as dns/wire_names.c says: pointers strictly backwards, at most
- * DNS_NAME_MAX_POINTERS of them, 255 octets expanded. Nothing is allocated.
+ * bounded as dns/wire_names.c says (pointers strictly backwards, at most
+ * DNS_NAME_MAX_POINTERS of them, 255 octets expanded), and what ldns would
+ * allocate for the RDATA fields bounded (DNS_MSG_MAX_RDATA_ALLOC). Nothing
+ * is allocated.
  *
  * Used by upstream/ on a response whose question matched, so that garbage
  * is ignored at the cost of a walk rather than a parse, and by dns_parse()
@@ -18,6 +20,7 @@
 bool dns_wire_skim(const uint8_t *wire, size_t len)
 {
 	size_t pos = DNS_HEADER_LEN;
+	size_t alloc = 0; /* what ldns_wire2rdf() will allocate */
 
 	if (!wire || len < DNS_HEADER_LEN)
 		return false;
@@ -38,9 +41,9 @@ bool dns_wire_skim(const uint8_t *wire, size_t len)
 		uint16_t type = dns_get16(wire + pos);
 		uint16_t rdlen = dns_get16(wire + pos + 8);
 		pos += 10;
-		if (len - pos < rdlen || !dns_wire_rdata_check(wire, len, type, pos, rdlen))
+		if (len - pos < rdlen || !dns_wire_rdata_check(wire, len, type, pos, rdlen, &alloc))
 			return false;
 		pos += rdlen;
 	}
-	return true;
+	return alloc <= DNS_MSG_MAX_RDATA_ALLOC;
 }

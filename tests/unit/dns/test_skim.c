@@ -505,6 +505,31 @@ static void test_skim_refuses_rdata_that_ldns_reads_off_its_length(void **state)
 	assert_true(skim_msg(&m));
 }
 
+/* One TXT record filling a 64 KB message with strings of `each` octets. */
+static bool skim_big_txt(uint8_t each)
+{
+	static struct msg m;
+	start_msg(&m, 1);
+	size_t at = begin_rr(&m, QNAME_AT, 16);
+	while (sizeof(m.b) - m.len > 256 && m.len + 1u + each <= DNS_MSG_MAX) {
+		msg_u8(&m, each);
+		for (uint8_t k = 0; k < each; k++)
+			msg_u8(&m, 'x');
+	}
+	end_rr(&m, at);
+	return skim_msg(&m);
+}
+
+static void test_skim_refuses_rdata_ldns_would_allocate_gigabytes_for(void **state)
+{
+	(void)state;
+	/* ldns allocates RDLENGTH octets per TXT string: 65,000 empty
+	 * strings would cost 4.3 GB; 255-octet strings cost 16.8 MB. */
+	assert_false(skim_big_txt(0));
+	assert_false(skim_big_txt(3));
+	assert_true(skim_big_txt(255));
+}
+
 /* What ldns itself writes, compressed, passes; the bound is not stricter
  * than a compressor. */
 static void test_skim_accepts_what_ldns_writes(void **state)
@@ -557,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_skim_walks_the_names_inside_rdata),
 		cmocka_unit_test(test_skim_counts_hip_fields_as_ldns_does),
 		cmocka_unit_test(test_skim_refuses_rdata_that_ldns_reads_off_its_length),
+		cmocka_unit_test(test_skim_refuses_rdata_ldns_would_allocate_gigabytes_for),
 		cmocka_unit_test(test_skim_accepts_what_ldns_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
