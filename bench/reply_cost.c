@@ -159,14 +159,16 @@ static uint8_t *chain_reply_new(unsigned hops, unsigned n, size_t *len)
  * a 64 KB reply holds as many as it can, at the end of a chain as long as
  * the rest of the message allows. One record of an unknown type holds the
  * chain in its RDATA: a root label, then `segs` runs of `labels` one-octet
- * labels, each run ending in a pointer to the run before. A HIP record
+ * labels, each run ending in a pointer to the run before. HIP records
  * (RFC 8005: the rendezvous servers are a list of names, which ldns
- * decompresses) follows, its RDATA filled with pointers to the top run:
+ * decompresses) follow, their RDATA filled with pointers to the top run:
  * ldns counts a record's fields in a uint8_t, so every 256th field is read
- * as the HIT/PK header again and gets four zero octets. `*names` is the
- * number of pointers written.
+ * as the HIT/PK header again and gets four zero octets. `fields` per HIP
+ * record (the skim allows DNS_RDATA_MAX_FIELDS); `*names` is the number of
+ * pointers written.
  */
-static uint8_t *hip_chain_reply_new(unsigned segs, unsigned labels, size_t *len, unsigned *names)
+static uint8_t *hip_chain_reply_new(unsigned segs, unsigned labels, unsigned fields, size_t *len,
+				    unsigned *names)
 {
 	static const uint8_t head[] = {0x42, 0x42, 0x84, 0x00, 0,   1,	 0,   2,   0, 0, 0, 0, 3,
 				       'b',  'i',  'g',	 4,    't', 'e', 's', 't', 0, 0, 1, 0, 1};
@@ -191,25 +193,29 @@ static uint8_t *hip_chain_reply_new(unsigned segs, unsigned labels, size_t *len,
 		w[pos++] = (uint8_t)prev;
 		prev = top;
 	}
-	uint8_t hip[12] = {0xc0, 12, 0, 55, 0, 1, 0, 0, 1, 0x2c};
-	size_t hip_at = pos;
-	pos += 12;
-	size_t rdata = pos;
-	unsigned field = 0;
+	unsigned records = 1;
 	*names = 0;
-	while (DNS_MSG_MAX - pos >= 4) {
-		if (field % 256 == 0) {
-			pos += 4; /* HIT length 0, algorithm 0, PK length 0 */
-		} else {
-			w[pos++] = (uint8_t)(0xc0 | (top >> 8));
-			w[pos++] = (uint8_t)top;
-			(*names)++;
+	while (DNS_MSG_MAX - pos >= 12 + 4 + 2) {
+		uint8_t hip[12] = {0xc0, 12, 0, 55, 0, 1, 0, 0, 1, 0x2c};
+		size_t hip_at = pos;
+		pos += 12;
+		size_t rdata = pos;
+		for (unsigned field = 0; field < fields && DNS_MSG_MAX - pos >= 4; field++) {
+			if (field % 256 == 0) {
+				pos += 4; /* HIT length 0, algorithm 0, PK length 0 */
+			} else {
+				w[pos++] = (uint8_t)(0xc0 | (top >> 8));
+				w[pos++] = (uint8_t)top;
+				(*names)++;
+			}
 		}
-		field++;
+		hip[10] = (uint8_t)((pos - rdata) >> 8);
+		hip[11] = (uint8_t)(pos - rdata);
+		memcpy(w + hip_at, hip, 12);
+		records++;
 	}
-	hip[10] = (uint8_t)((pos - rdata) >> 8);
-	hip[11] = (uint8_t)(pos - rdata);
-	memcpy(w + hip_at, hip, 12);
+	w[6] = (uint8_t)(records >> 8);
+	w[7] = (uint8_t)records;
 	*len = pos;
 	return w;
 }
@@ -371,12 +377,13 @@ int main(int argc, char **argv)
 			wire = chain_reply_new(16000, count, &len);
 		} else if (shape == HIP_CHAIN) {
 			/* Half the message in hops, half in names. */
-			wire = hip_chain_reply_new(16000, 0, &len, &count);
+			wire = hip_chain_reply_new(16000, 0, 65535, &len, &count);
 		} else if (shape == HIP_AT_CAP) {
 			/* The longest names the bound accepts: the top run is
 			 * 15 hops from the root (DNS_NAME_MAX_POINTERS 16, one
-			 * more to reach it), 241 octets expanded. */
-			wire = hip_chain_reply_new(15, 8, &len, &count);
+			 * more to reach it), 241 octets expanded, in HIP
+			 * records of DNS_RDATA_MAX_FIELDS fields. */
+			wire = hip_chain_reply_new(15, 8, DNS_RDATA_MAX_FIELDS, &len, &count);
 		} else if (shape == TXT_FIELDS) {
 			wire = txt_reply_new(0, &len, &count);
 		} else if (shape == TXT_LONG_STRINGS) {

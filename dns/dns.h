@@ -29,12 +29,13 @@
  */
 #define DNS_NAME_MAX_POINTERS 16
 /*
- * What ldns may allocate for the RDATA fields of one response (it takes
- * RDLENGTH octets for every field that is not a name, dns/wire_names.c):
- * a 64 KB TXT record of 255-octet strings needs 16.8 MB and passes; one of
- * 65,000 empty strings would need 4.3 GB and is refused.
+ * RDATA fields of one record, as ldns counts them (dns/wire_names.c). ldns
+ * allocates RDLENGTH octets for each field that is not a name, so this also
+ * bounds a response's field allocations at 512 x 64 KB = 32 MiB; a 64 KB
+ * TXT record of 255-octet strings has 257 fields, one of 65,000 empty
+ * strings would have cost 4.3 GB.
  */
-#define DNS_MSG_MAX_RDATA_ALLOC ((size_t)32 << 20)
+#define DNS_RDATA_MAX_FIELDS 512
 /* A name in presentation form, escapes included, with its NUL: at most
  * 4 * 250 octets of text (every octet as \DDD) and 4 dots (a 255-octet name
  * has at least 4 labels) fit. */
@@ -72,10 +73,9 @@ enum {
  * bytes (RDATA within bounds, its fields as ldns reads them ending at
  * RDLENGTH) and every name in it, RDATA names included, is well formed
  * with compression pointers strictly backwards, at most
- * DNS_NAME_MAX_POINTERS of them, and at most 255 octets expanded; and
- * what ldns would allocate for its RDATA fields is at most
- * DNS_MSG_MAX_RDATA_ALLOC. No allocation; interprets RDATA only as far as
- * where its names are.
+ * DNS_NAME_MAX_POINTERS of them, and at most 255 octets expanded; and no
+ * record has more than DNS_RDATA_MAX_FIELDS fields. No allocation;
+ * interprets RDATA only as far as where its names are.
  */
 bool dns_wire_skim(const uint8_t *wire, size_t len);
 

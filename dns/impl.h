@@ -157,11 +157,11 @@ bool dns_wire_name_check(const uint8_t *wire, size_t len, size_t *pos);
  * Checks the RDATA of a record of `type` at wire[rdata], `rdlen` octets:
  * its fields as ldns_wire2rdf() reads them (the type's ldns descriptor) end
  * exactly at rdata + rdlen, and each name field passes
- * dns_wire_name_check() inside the RDATA. Adds to *alloc the octets ldns
- * will allocate for the fields that are not names (RDLENGTH each).
+ * dns_wire_name_check() inside the RDATA, and there are at most
+ * DNS_RDATA_MAX_FIELDS of them.
  */
 bool dns_wire_rdata_check(const uint8_t *wire, size_t len, uint16_t type, size_t rdata,
-			  uint16_t rdlen, size_t *alloc);
+			  uint16_t rdlen);
 
 /* A message made of a header, at most one question and at most one OPT. */
 struct dns_wire_head {

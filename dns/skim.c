@@ -4,9 +4,8 @@
  * fields present, RDATA within its RDLENGTH and the message, and every
  * name ldns will decompress (question, owners, the names inside RDATA)
  * bounded as dns/wire_names.c says (pointers strictly backwards, at most
- * DNS_NAME_MAX_POINTERS of them, 255 octets expanded), and what ldns would
- * allocate for the RDATA fields bounded (DNS_MSG_MAX_RDATA_ALLOC). Nothing
- * is allocated.
+ * DNS_NAME_MAX_POINTERS of them, 255 octets expanded), and no record of
+ * more than DNS_RDATA_MAX_FIELDS fields. Nothing is allocated.
  *
  * Used by upstream/ on a response whose question matched, so that garbage
  * is ignored at the cost of a walk rather than a parse, and by dns_parse()
@@ -20,7 +19,6 @@
 bool dns_wire_skim(const uint8_t *wire, size_t len)
 {
 	size_t pos = DNS_HEADER_LEN;
-	size_t alloc = 0; /* what ldns_wire2rdf() will allocate */
 
 	if (!wire || len < DNS_HEADER_LEN)
 		return false;
@@ -41,9 +39,9 @@ bool dns_wire_skim(const uint8_t *wire, size_t len)
 		uint16_t type = dns_get16(wire + pos);
 		uint16_t rdlen = dns_get16(wire + pos + 8);
 		pos += 10;
-		if (len - pos < rdlen || !dns_wire_rdata_check(wire, len, type, pos, rdlen, &alloc))
+		if (len - pos < rdlen || !dns_wire_rdata_check(wire, len, type, pos, rdlen))
 			return false;
 		pos += rdlen;
 	}
-	return alloc <= DNS_MSG_MAX_RDATA_ALLOC;
+	return true;
 }

@@ -36,6 +36,7 @@ def fix(text):
 
 def build(qname, qtype, answer=(), authority=(), additional=(), aa=True, rcode=0):
     q = dns.message.make_query(qname, qtype)
+    q.id = 0x4242  # reproducible files
     r = dns.message.make_response(q)
     r.flags &= ~dns.flags.RD
     if aa:
@@ -120,3 +121,44 @@ for _ in range(40):
     prev = top
 chain += struct.pack(">H", 0xc000 | prev) + b"\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04\xc0\x00\x02\x0c"
 seed("pointer-chain", NEW_A, bytes(chain))
+
+
+def hip_chain(segs, labels, fields):
+    """The worst 64 KB reply for the parse (bench/reply_cost.c): a chain of
+    `segs` runs of `labels` one-octet labels in an opaque record, then HIP
+    records of `fields` fields whose RDATA is two-octet names pointing at the
+    chain's top (every 256th field is a HIT/PK header: ldns counts fields in
+    a uint8_t)."""
+    w = bytearray(build("new.example.com.", "A"))
+    body = bytearray(b"\x00")
+    base = len(w) + 12
+    prev = base
+    top = base
+    for _ in range(segs):
+        top = base + len(body)
+        body += b"\x01x" * labels + struct.pack(">H", 0xc000 | prev)
+        prev = top
+    w += b"\xc0\x0c\xff\x00\x00\x01\x00\x00\x0e\x10" + struct.pack(">H", len(body)) + body
+    records = 1
+    while 65535 - len(w) >= 12 + 4 + 2:
+        rdata = bytearray()
+        for field in range(fields):
+            if 65535 - len(w) - 12 - len(rdata) < 4:
+                break
+            rdata += b"\x00\x00\x00\x00" if field % 256 == 0 else struct.pack(">H", 0xc000 | top)
+        w += b"\xc0\x0c\x00\x37\x00\x01\x00\x00\x0e\x10" + struct.pack(">H", len(rdata)) + rdata
+        records += 1
+    w[6:8] = struct.pack(">H", records)
+    return bytes(w)
+
+
+# the longest names the bound accepts (16 hops, 241 octets), as many as fit
+seed("hip-names-at-cap", NEW_A, hip_chain(15, 8, 512))
+# half the message a 16,000-hop chain, half names at its end: refused
+seed("hip-names-16k-chain", NEW_A, hip_chain(16000, 0, 65535))
+# one TXT of 65,000 empty strings (4.3 GB of ldns allocations): refused
+txt = bytearray(build("new.example.com.", "A"))
+txt[7] = 1
+txt += b"\xc0\x0c\x00\x10\x00\x01\x00\x00\x0e\x10" + struct.pack(">H", 65535 - len(txt) - 12)
+txt += bytes(65535 - len(txt))
+seed("txt-empty-strings", NEW_A, bytes(txt))
