@@ -25,7 +25,9 @@
 #                      fails, except liburcu's own reclamation frames listed
 #                      in tests/tsan.supp
 #   make test-fuzz     clang, libFuzzer+ASan+UBSan: corpus replay and a short
-#                      fuzzing run per target (HOLDFAST_FUZZ_TIME, 20 s)
+#                      fuzzing run per target (HOLDFAST_FUZZ_TIME, 20 s), inputs
+#                      up to 65535 octets, each at most HOLDFAST_FUZZ_TIMEOUT
+#                      (15 s, fuzz/CMakeLists.txt says why)
 #
 # Every leg builds with -DWERROR=ON (a plain cmake build leaves it off, so a
 # packager's own CFLAGS do not break the build). `make test` prints each
@@ -37,6 +39,8 @@
 # build-tsan/, build-fuzz/, build-tidy/ (compile_commands.json only).
 
 JOBS ?= $(shell nproc)
+FUZZ_TIME ?= 20
+FUZZ_TIMEOUT ?= 15
 ARGS ?=
 
 TEST_LEGS = format-check layering tidy test-release test-clang test-asan test-tsan test-fuzz
@@ -91,7 +95,8 @@ test-tsan:
 		-R '^unit/($(subst $(space),|,$(TSAN_TESTS)))$$'
 
 test-fuzz:
-	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFUZZ=ON -DWERROR=ON >/dev/null
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFUZZ=ON -DWERROR=ON \
+		-DHOLDFAST_FUZZ_TIME=$(FUZZ_TIME) -DHOLDFAST_FUZZ_TIMEOUT=$(FUZZ_TIMEOUT) >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	cd build-fuzz && ctest --output-on-failure -L fuzz
 

@@ -11,7 +11,10 @@
  * over the record caps of resolver/impl.h ends in SERVFAIL, rcode 2, at
  * the cost of counting), and the same of rrset_split() + rrset_extract()
  * alone on the parsed answer ("split ms"), which the caps do not stop, to
- * show the grouping's cost at sizes above the caps. A measuring tool, not
+ * show the grouping's cost at sizes above the caps, and of dns_wire_skim()
+ * alone ("skim ms", the compression-pointer bound of dns/wire_names.c, with
+ * its verdict). The pointer cases are the worst replies ldns alone would
+ * parse, and the worst the bound accepts. A measuring tool, not
  * a test: it asserts nothing about time (see bench/README.md).
  *
  *	build/bench/reply_cost [records]     (default 4000)
@@ -25,17 +28,31 @@
 
 #include "resolver/impl.h" /* rrset_split(): the helpers alone, past the caps */
 #include "cache/cache.h"
+#include "dns/dns.h"
 
 #define NOW 1700000000u
 #define ROUNDS 5
 
-enum shape { SAME_OWNER, DISTINCT_OWNERS, DUPLICATES, POINTER_CHAINS };
+enum shape {
+	SAME_OWNER,
+	DISTINCT_OWNERS,
+	DUPLICATES,
+	POINTER_CHAINS,
+	HIP_CHAIN,
+	HIP_AT_CAP,
+	TXT_FIELDS,
+	TXT_LONG_STRINGS,
+};
 
 static const char *const shape_name[] = {
 	[SAME_OWNER] = "one owner/type, distinct rdata",
 	[DISTINCT_OWNERS] = "distinct owners",
 	[DUPLICATES] = "one owner/type, all duplicates",
 	[POINTER_CHAINS] = "owners at the end of a 16K chain",
+	[HIP_CHAIN] = "HIP names at the end of a 16K chain",
+	[HIP_AT_CAP] = "HIP names, 15 hops, 241 octets",
+	[TXT_FIELDS] = "one TXT of 65,000 empty strings",
+	[TXT_LONG_STRINGS] = "one TXT of 255-octet strings",
 };
 
 static ldns_rr *rr_from(const char *str)
@@ -137,6 +154,102 @@ static uint8_t *chain_reply_new(unsigned hops, unsigned n, size_t *len)
 	return w;
 }
 
+/*
+ * The worst pointer case for the parse: names of two octets each, so that
+ * a 64 KB reply holds as many as it can, at the end of a chain as long as
+ * the rest of the message allows. One record of an unknown type holds the
+ * chain in its RDATA: a root label, then `segs` runs of `labels` one-octet
+ * labels, each run ending in a pointer to the run before. HIP records
+ * (RFC 8005: the rendezvous servers are a list of names, which ldns
+ * decompresses) follow, their RDATA filled with pointers to the top run:
+ * ldns counts a record's fields in a uint8_t, so every 256th field is read
+ * as the HIT/PK header again and gets four zero octets. `fields` per HIP
+ * record (the skim allows DNS_RDATA_MAX_FIELDS); `*names` is the number of
+ * pointers written.
+ */
+static uint8_t *hip_chain_reply_new(unsigned segs, unsigned labels, unsigned fields, size_t *len,
+				    unsigned *names)
+{
+	static const uint8_t head[] = {0x42, 0x42, 0x84, 0x00, 0,   1,	 0,   2,   0, 0, 0, 0, 3,
+				       'b',  'i',  'g',	 4,    't', 'e', 's', 't', 0, 0, 1, 0, 1};
+	uint8_t *w = calloc(1, DNS_MSG_MAX);
+	size_t pos = sizeof(head);
+	memcpy(w, head, sizeof(head));
+	size_t chain = 1 + (size_t)segs * (2 * (size_t)labels + 2);
+	uint8_t rr[12] = {0xc0, 12, 0xff, 0x00, 0, 1, 0, 0, 1, 0x2c};
+	rr[10] = (uint8_t)(chain >> 8);
+	rr[11] = (uint8_t)chain;
+	memcpy(w + pos, rr, 12);
+	pos += 12;
+	size_t prev = pos, top = pos;
+	w[pos++] = 0;
+	for (unsigned i = 0; i < segs; i++) {
+		top = pos;
+		for (unsigned k = 0; k < labels; k++) {
+			w[pos++] = 1;
+			w[pos++] = 'x';
+		}
+		w[pos++] = (uint8_t)(0xc0 | (prev >> 8));
+		w[pos++] = (uint8_t)prev;
+		prev = top;
+	}
+	unsigned records = 1;
+	*names = 0;
+	while (DNS_MSG_MAX - pos >= 12 + 4 + 2) {
+		uint8_t hip[12] = {0xc0, 12, 0, 55, 0, 1, 0, 0, 1, 0x2c};
+		size_t hip_at = pos;
+		pos += 12;
+		size_t rdata = pos;
+		for (unsigned field = 0; field < fields && DNS_MSG_MAX - pos >= 4; field++) {
+			if (field % 256 == 0) {
+				pos += 4; /* HIT length 0, algorithm 0, PK length 0 */
+			} else {
+				w[pos++] = (uint8_t)(0xc0 | (top >> 8));
+				w[pos++] = (uint8_t)top;
+				(*names)++;
+			}
+		}
+		hip[10] = (uint8_t)((pos - rdata) >> 8);
+		hip[11] = (uint8_t)(pos - rdata);
+		memcpy(w + hip_at, hip, 12);
+		records++;
+	}
+	w[6] = (uint8_t)(records >> 8);
+	w[7] = (uint8_t)records;
+	*len = pos;
+	return w;
+}
+
+/*
+ * One TXT record filling the message with strings of `each` octets: ldns
+ * allocates RDLENGTH octets for every string (wire2host.c), so empty
+ * strings cost 65,000 allocations of 64 KB. `*strings` is their number.
+ */
+static uint8_t *txt_reply_new(unsigned each, size_t *len, unsigned *strings)
+{
+	static const uint8_t head[] = {0x42, 0x42, 0x84, 0x00, 0,   1,	 0,   1,   0, 0, 0, 0, 3,
+				       'b',  'i',  'g',	 4,    't', 'e', 's', 't', 0, 0, 1, 0, 1};
+	uint8_t *w = calloc(1, DNS_MSG_MAX);
+	size_t pos = sizeof(head);
+	memcpy(w, head, sizeof(head));
+	uint8_t rr[12] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 1, 0x2c};
+	size_t rr_at = pos;
+	pos += 12;
+	size_t rdata = pos;
+	*strings = 0;
+	while (DNS_MSG_MAX - pos >= 1 + (size_t)each) {
+		w[pos] = (uint8_t)each;
+		memset(w + pos + 1, 'x', each);
+		pos += 1 + (size_t)each;
+		(*strings)++;
+	}
+	rr[10] = (uint8_t)((pos - rdata) >> 8);
+	rr[11] = (uint8_t)(pos - rdata);
+	memcpy(w + rr_at, rr, 12);
+	*len = pos;
+	return w;
+}
+
 static double seconds(void)
 {
 	struct timespec ts;
@@ -233,6 +346,14 @@ static double split_once(const uint8_t *wire, size_t len, size_t *nsets)
 	return t;
 }
 
+/* The bound alone: dns_wire_skim() on the whole reply, seconds. */
+static double skim_once(const uint8_t *wire, size_t len, bool *ok)
+{
+	double t0 = seconds();
+	*ok = dns_wire_skim(wire, len);
+	return seconds() - t0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -243,9 +364,9 @@ int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 4000;
 
-	printf("%-34s %7s %8s %10s %6s %8s %9s %6s\n", "reply", "records", "bytes", "median ms",
-	       "rcode", "answer", "split ms", "sets");
-	for (enum shape shape = SAME_OWNER; shape <= POINTER_CHAINS; shape++) {
+	printf("%-34s %7s %8s %10s %6s %8s %9s %6s %8s %5s\n", "reply", "records", "bytes",
+	       "median ms", "rcode", "answer", "split ms", "sets", "skim ms", "sound");
+	for (enum shape shape = SAME_OWNER; shape <= TXT_LONG_STRINGS; shape++) {
 		size_t len;
 		/* 19 octets a record with distinct owners: 3,400 fill 64 KB. */
 		unsigned count = shape == DISTINCT_OWNERS && n > 3400 ? 3400 : n;
@@ -254,6 +375,19 @@ int main(int argc, char **argv)
 			/* 16,000 hops and the rest of 64 KB in 12-octet records. */
 			count = (65535 - 26 - 13 - 2 * 16000) / 12;
 			wire = chain_reply_new(16000, count, &len);
+		} else if (shape == HIP_CHAIN) {
+			/* Half the message in hops, half in names. */
+			wire = hip_chain_reply_new(16000, 0, 65535, &len, &count);
+		} else if (shape == HIP_AT_CAP) {
+			/* The longest names the bound accepts: the top run is
+			 * 15 hops from the root (DNS_NAME_MAX_POINTERS 16, one
+			 * more to reach it), 241 octets expanded, in HIP
+			 * records of DNS_RDATA_MAX_FIELDS fields. */
+			wire = hip_chain_reply_new(15, 8, DNS_RDATA_MAX_FIELDS, &len, &count);
+		} else if (shape == TXT_FIELDS) {
+			wire = txt_reply_new(0, &len, &count);
+		} else if (shape == TXT_LONG_STRINGS) {
+			wire = txt_reply_new(255, &len, &count);
 		} else {
 			wire = reply_new(shape, count, &len);
 		}
@@ -268,8 +402,14 @@ int main(int argc, char **argv)
 		for (int r = 0; r < ROUNDS; r++)
 			st[r] = split_once(wire, len, &nsets);
 		qsort(st, ROUNDS, sizeof(st[0]), cmp_double);
-		printf("%-34s %7u %8zu %10.2f %6d %8zu %9.2f %6zu\n", shape_name[shape], count, len,
-		       t[ROUNDS / 2] * 1e3, rcode, ancount, st[ROUNDS / 2] * 1e3, nsets);
+		double sk[ROUNDS];
+		bool sound = false;
+		for (int r = 0; r < ROUNDS; r++)
+			sk[r] = skim_once(wire, len, &sound);
+		qsort(sk, ROUNDS, sizeof(sk[0]), cmp_double);
+		printf("%-34s %7u %8zu %10.2f %6d %8zu %9.2f %6zu %8.2f %5s\n", shape_name[shape],
+		       count, len, t[ROUNDS / 2] * 1e3, rcode, ancount, st[ROUNDS / 2] * 1e3, nsets,
+		       sk[ROUNDS / 2] * 1e3, sound ? "yes" : "no");
 		free(wire);
 	}
 	return 0;

@@ -64,6 +64,8 @@ struct cache {
 	struct util_siphash_key seed;
 	alignas(CACHE_CACHELINE) atomic_uint_fast64_t seq;
 	alignas(CACHE_CACHELINE) atomic_uint recovery_epoch;
+	cache_store_observer_fn observer; /* tests and fuzzers: see cache.h */
+	void *observer_ctx;
 };
 
 enum entry_state {
@@ -469,7 +471,17 @@ int cache_put_rrset(struct cache *cache, const ldns_rr_list *rrset, enum cache_r
 	e->rank = (uint8_t)rank;
 	e->orig_ttl = ttl;
 	e->expire_at = now + ttl;
-	return cache_insert(cache, e, now);
+	err = cache_insert(cache, e, now);
+	if (err == 0 && cache->observer)
+		cache->observer(cache->observer_ctx, ldns_rr_owner(first), ldns_rr_get_type(first),
+				CACHE_KIND_RRSET, rank);
+	return err;
+}
+
+void cache_set_store_observer(struct cache *cache, cache_store_observer_fn fn, void *ctx)
+{
+	cache->observer = fn;
+	cache->observer_ctx = ctx;
 }
 
 int cache_put_negative(struct cache *cache, const ldns_rdf *name, uint16_t type,
@@ -529,7 +541,10 @@ int cache_put_negative(struct cache *cache, const ldns_rdf *name, uint16_t type,
 	e->rank = (uint8_t)rank;
 	e->orig_ttl = ttl;
 	e->expire_at = now + ttl;
-	return cache_insert(cache, e, now);
+	err = cache_insert(cache, e, now);
+	if (err == 0 && cache->observer)
+		cache->observer(cache->observer_ctx, name, type, kind, rank);
+	return err;
 }
 
 /*

@@ -156,6 +156,17 @@ void cache_result_clear(struct cache_result *res);
 /* Removes every entry. */
 void cache_flush(struct cache *cache);
 
+/*
+ * Tests and fuzzers only: `fn` is called in the storing thread after every
+ * entry cache_put_rrset() or cache_put_negative() stored (returned 0), with
+ * the owner, the type (for NXDOMAIN: the type asked), the kind and the
+ * rank; the name is borrowed for the call. NULL stops it. Not synchronised:
+ * set it before any other thread uses the cache.
+ */
+typedef void (*cache_store_observer_fn)(void *ctx, const ldns_rdf *name, uint16_t type,
+					enum cache_kind kind, enum cache_rank rank);
+void cache_set_store_observer(struct cache *cache, cache_store_observer_fn fn, void *ctx);
+
 struct cache_stats {
 	uint64_t entries;
 	uint64_t bytes;

@@ -19,6 +19,23 @@
 #include <ldns/ldns.h>
 
 #define DNS_NAME_MAX 255
+/*
+ * Compression pointers followed in one name of a response (dns/wire_names.c;
+ * ldns alone allows 65535). A compressor points a name at the longest
+ * suffix it already wrote, so k hops need k earlier names, each a suffix
+ * of the next, written in order of depth; a reply (question, one zone's
+ * records, glue) needs 1 to 4. 16 leaves room for deep trees (ip6.arpa)
+ * and bounds a 64 KB reply at 16 hops a name.
+ */
+#define DNS_NAME_MAX_POINTERS 16
+/*
+ * RDATA fields of one record, as ldns counts them (dns/wire_names.c). ldns
+ * allocates RDLENGTH octets for each field that is not a name, so this also
+ * bounds a response's field allocations at 512 x 64 KB = 32 MiB; a 64 KB
+ * TXT record of 255-octet strings has 257 fields, one of 65,000 empty
+ * strings would have cost 4.3 GB.
+ */
+#define DNS_RDATA_MAX_FIELDS 512
 /* A name in presentation form, escapes included, with its NUL: at most
  * 4 * 250 octets of text (every octet as \DDD) and 4 dots (a 255-octet name
  * has at least 4 labels) fit. */
@@ -53,8 +70,12 @@ enum {
 
 /*
  * True when every question and record of `wire` lies inside its `len`
- * bytes (names well formed, compression pointers backwards, RDATA within
- * bounds). No allocation; does not interpret RDATA.
+ * bytes (RDATA within bounds, its fields as ldns reads them ending at
+ * RDLENGTH) and every name in it, RDATA names included, is well formed
+ * with compression pointers strictly backwards, at most
+ * DNS_NAME_MAX_POINTERS of them, and at most 255 octets expanded; and no
+ * record has more than DNS_RDATA_MAX_FIELDS fields. No allocation;
+ * interprets RDATA only as far as where its names are.
  */
 bool dns_wire_skim(const uint8_t *wire, size_t len);
 
@@ -130,7 +151,9 @@ ldns_rdf *dns_name_from_wire(const uint8_t *wire, size_t len);
 
 /* ---- messages (ldns boundary) ------------------------------------------ */
 
-/* Parses a full message. 0 and *out set, or -EBADMSG. Caller frees *out. */
+/* Parses a full message, refused unless dns_wire_skim() accepts it (so
+ * ldns never follows an unbounded pointer chain). 0 and *out set, or
+ * -EBADMSG. Caller frees *out. */
 int dns_parse(const uint8_t *wire, size_t len, ldns_pkt **out);
 
 /*

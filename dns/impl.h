@@ -144,6 +144,25 @@ static inline bool dns_reader_rr(struct dns_reader *r, struct dns_rr_head *rr)
 	return true;
 }
 
+/* ---- compressed names as ldns will read them (wire_names.c) ---- */
+
+/*
+ * Checks the possibly compressed name at wire[*pos]: labels of at most 63
+ * octets, each pointer strictly before the run of labels it ends and past
+ * the header, at most DNS_NAME_MAX_POINTERS pointers, at most DNS_NAME_MAX
+ * octets expanded. On success *pos is past the name's own octets.
+ */
+bool dns_wire_name_check(const uint8_t *wire, size_t len, size_t *pos);
+/*
+ * Checks the RDATA of a record of `type` at wire[rdata], `rdlen` octets:
+ * its fields as ldns_wire2rdf() reads them (the type's ldns descriptor) end
+ * exactly at rdata + rdlen, and each name field passes
+ * dns_wire_name_check() inside the RDATA, and there are at most
+ * DNS_RDATA_MAX_FIELDS of them.
+ */
+bool dns_wire_rdata_check(const uint8_t *wire, size_t len, uint16_t type, size_t rdata,
+			  uint16_t rdlen);
+
 /* A message made of a header, at most one question and at most one OPT. */
 struct dns_wire_head {
 	uint16_t id;

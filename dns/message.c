@@ -25,12 +25,13 @@ int dns_parse(const uint8_t *wire, size_t len, ldns_pkt **out)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!wire || len < DNS_HEADER_LEN)
+	/* Compression pointers: ldns_wire2dname() follows up to
+	 * LDNS_MAX_POINTERS (65535) per name, in any direction, so a 64 KB
+	 * message could cost ~10^8 hops (bench/reply_cost.c). The skim bounds
+	 * every name ldns will read first (dns/wire_names.c), on every path:
+	 * upstream/ skims too, but fuzzers and tests come here directly. */
+	if (!dns_wire_skim(wire, len))
 		return -EBADMSG;
-	/* Compression pointers: ldns_wire2dname() follows at most
-	 * LDNS_MAX_POINTERS (65535) per name and names stop at 255 octets,
-	 * but pointers need not point backwards, so a 64 KB message can cost
-	 * tens of millions of hops (tests/unit/dns/test_skim.c, bench/). */
 	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK) {
 		ldns_pkt_free(pkt);
 		return -EBADMSG;
