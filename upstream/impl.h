@@ -485,9 +485,10 @@ enum upstream_match {
 	UPSTREAM_MATCH_SHORT,	  /* shorter than a header */
 	UPSTREAM_MATCH_ID,	  /* another ID */
 	UPSTREAM_MATCH_NOT_REPLY, /* QR=0 */
-	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read, or the records do not fit */
-	UPSTREAM_MATCH_QUESTION,  /* not exactly one question, or not ours */
-	UPSTREAM_MATCH_CASE,	  /* exact mode: all ours but the letter case of the name */
+	UPSTREAM_MATCH_MALFORMED, /* the question cannot be read */
+	UPSTREAM_MATCH_BODY, /* the records, a name or an RDATA break dns_wire_skim()'s bounds */
+	UPSTREAM_MATCH_QUESTION, /* not exactly one question, or not ours */
+	UPSTREAM_MATCH_CASE,	 /* exact mode: all ours but the letter case of the name */
 	/* Not from upstream_wire_match*(): transport.c's own reasons. */
 	UPSTREAM_MATCH_SOURCE,	  /* a datagram from another address or port */
 	UPSTREAM_MATCH_TRUNCATED, /* a datagram larger than the buffer */

@@ -41,6 +41,8 @@ const char *upstream_match_str(enum upstream_match m)
 		return "QR=0";
 	case UPSTREAM_MATCH_MALFORMED:
 		return "unreadable question";
+	case UPSTREAM_MATCH_BODY:
+		return "body out of bounds (records, compression pointers or RDATA)";
 	case UPSTREAM_MATCH_QUESTION:
 		return "different question";
 	case UPSTREAM_MATCH_CASE:
@@ -153,7 +155,7 @@ enum upstream_match upstream_wire_match_name(const uint8_t *wire, size_t len, ui
 	 * would be: the attempt waits for the real one (or its timeout, which
 	 * the server's health then counts). The resolver parses the rest once. */
 	if (!dns_wire_skim(wire, len))
-		return UPSTREAM_MATCH_MALFORMED;
+		return UPSTREAM_MATCH_BODY;
 	/* draft-vixie-dnsext-dns0x20 §4: with random case, the echo must be
 	 * exact. Told apart from other mismatches: the caller asks again
 	 * without caps, and learns which servers do not keep case. */

@@ -326,7 +326,7 @@ static void test_match_ignores_a_body_that_does_not_fit(void **state)
 	w[sizeof(base)] = 0xff;
 	w[sizeof(base) + 1] = 0xc0;
 	w[sizeof(base) + 2] = 0x01;
-	assert_int_equal(MATCH(w, sizeof(w)), UPSTREAM_MATCH_MALFORMED);
+	assert_int_equal(MATCH(w, sizeof(w)), UPSTREAM_MATCH_BODY);
 
 	/* One well-formed answer record (a pointer back to the question
 	 * name): accepted, the resolver parses it. */
@@ -338,7 +338,7 @@ static void test_match_ignores_a_body_that_does_not_fit(void **state)
 	assert_int_equal(MATCH(ok, sizeof(ok)), UPSTREAM_MATCH_OK);
 	/* Its RDLENGTH one past the end: not a message. */
 	ok[sizeof(base) + 11] = 5;
-	assert_int_equal(MATCH(ok, sizeof(ok)), UPSTREAM_MATCH_MALFORMED);
+	assert_int_equal(MATCH(ok, sizeof(ok)), UPSTREAM_MATCH_BODY);
 }
 
 static void test_match_leaves_the_body(void **state)
