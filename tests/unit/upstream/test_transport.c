@@ -19,9 +19,20 @@
 #include "harness.h"
 #include "util/log.h"
 
+/* For the cases that expect an answer or a network error: timeouts far
+ * beyond anything a loaded machine adds, so only the behaviour is tested
+ * (the harness's short defaults are for the timeout cases). The upstream
+ * borrows e->opts, so this takes effect for the next attempt. */
+static void patient(struct env *e)
+{
+	e->opts.timeout_min_ms = e->opts.timeout_max_ms = 5000;
+	e->opts.tcp_timeout_ms = 5000;
+}
+
 static void test_udp_answer(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
 
 	assert_int_equal(upstream_servers_rtt(e->servers, (struct sockaddr *)&e->fake.udp_addr),
@@ -36,13 +47,15 @@ static void test_udp_answer(void **state)
 	assert_false(e->results[0].tc);
 	assert_string_equal(e->results[0].rdata, "192.0.2.1");
 	assert_int_equal(e->fake.queries, 1);
-	/* The RTT was measured: loopback is far below the unknown default. */
-	assert_true(upstream_servers_rtt(e->servers, (struct sockaddr *)&e->fake.udp_addr) < 50);
+	/* The RTT was measured: no longer the unknown default. */
+	assert_int_not_equal(upstream_servers_rtt(e->servers, (struct sockaddr *)&e->fake.udp_addr),
+			     UPSTREAM_RTT_UNKNOWN_MS);
 }
 
 static void test_udp_spoofs_ignored(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	fake_start(&e->fake, &e->loop, FAKE_SPOOF);
 
 	start(e, &e->fake.udp_addr, 1, false);
@@ -58,6 +71,7 @@ static void test_udp_spoofs_ignored(void **state)
 static void test_udp_truncated_is_ok(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	fake_start(&e->fake, &e->loop, FAKE_TRUNCATED);
 
 	start(e, &e->fake.udp_addr, 1, false);
@@ -82,8 +96,8 @@ static void test_udp_timeout(void **state)
 	assert_int_equal(e->results[0].status, UPSTREAM_TIMEOUT);
 	assert_true(same(&e->results[0].server, &e->fake.udp_addr));
 	/* Unknown server: RTO 400 ms bounded by timeout_max_ms = 150. */
-	assert_in_range(e->results[0].rtt_ms, 145, 600);
-	assert_in_range(elapsed_ms, 140, 1000);
+	assert_true(e->results[0].rtt_ms >= 145); /* a timer never fires early */
+	assert_true(elapsed_ms >= 140);
 	assert_int_equal(e->fake.queries, 1);
 	/* Backed off: the unknown default doubled. */
 	assert_int_equal(upstream_servers_rtt(e->servers, (struct sockaddr *)&e->fake.udp_addr),
@@ -93,6 +107,7 @@ static void test_udp_timeout(void **state)
 static void test_udp_port_unreachable(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	struct sockaddr_storage dead = closed_port(&e->loop, false);
 
 	start(e, &dead, 1, false);
@@ -100,12 +115,12 @@ static void test_udp_port_unreachable(void **state)
 
 	assert_int_equal(e->nresults, 1);
 	assert_int_equal(e->results[0].status, UPSTREAM_NETERR);
-	assert_true(e->results[0].rtt_ms < 145); /* not a timeout */
 }
 
 static void test_tcp_answer_in_pieces(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	fake_start(&e->fake, &e->loop, FAKE_ANSWER);
 
 	start(e, &e->fake.tcp_addr, 1, true);
@@ -124,6 +139,7 @@ static void test_tcp_answer_in_pieces(void **state)
 static void test_tcp_hangup(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	fake_start(&e->fake, &e->loop, FAKE_HANGUP);
 
 	start(e, &e->fake.tcp_addr, 1, true);
@@ -138,6 +154,7 @@ static void test_tcp_hangup(void **state)
 static void test_tcp_refused(void **state)
 {
 	struct env *e = *state;
+	patient(e);
 	struct sockaddr_storage dead = closed_port(&e->loop, true);
 
 	start(e, &dead, 1, true);
@@ -157,7 +174,7 @@ static void test_tcp_timeout(void **state)
 
 	assert_int_equal(e->nresults, 1);
 	assert_int_equal(e->results[0].status, UPSTREAM_TIMEOUT);
-	assert_in_range(e->results[0].rtt_ms, 295, 1000); /* tcp_timeout_ms */
+	assert_true(e->results[0].rtt_ms >= 295); /* tcp_timeout_ms, never early */
 }
 
 int main(void)
