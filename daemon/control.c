@@ -123,6 +123,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.refused_breaker", uc.refused_breaker},
 		{"upstream.refused_budget", uc.refused_budget},
 		{"upstream.refused_inflight", uc.refused_inflight},
+		{"upstream.refused_client_inflight", uc.refused_client_inflight},
+		{"upstream.refused_client_budget", uc.refused_client_budget},
 	};
 #undef RS
 	add_counters(out, counters, sizeof(counters) / sizeof(counters[0]));

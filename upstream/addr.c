@@ -39,6 +39,7 @@ void upstream_opts_init(struct upstream_opts *opts)
 	opts->retry_budget_percent = 10;
 	opts->retry_budget_floor = 10;
 	opts->retry_budget_window_ms = 10000;
+	opts->client_share_percent = 25; /* issue 12: fair shares */
 }
 
 /* The IPv4 rules, on an address in network byte order. */

@@ -164,10 +164,10 @@ struct upstream_servers *upstream_servers_create(void)
 		atomic_init(&servers->slots[i].last_ms, 0);
 		atomic_init(&servers->slots[i].inflight, 0);
 	}
-	for (size_t i = 0; i < UPSTREAM_ZONE_SLOTS; i++) {
-		atomic_init(&servers->zones[i].key, 0);
-		atomic_init(&servers->zones[i].inflight, 0);
-	}
+	for (size_t i = 0; i < UPSTREAM_ZONE_SLOTS; i++)
+		atomic_init(&servers->zone_inflight[i], 0);
+	for (size_t i = 0; i < UPSTREAM_SHARE_SLOTS; i++)
+		atomic_init(&servers->share_inflight[i], 0);
 	for (size_t i = 0; i < UPSTREAM_HEALTH_SLOTS; i++) {
 		struct upstream_health_slot *h = &servers->health[i];
 		atomic_init(&h->key, 0);
@@ -321,6 +321,8 @@ void upstream_servers_counters(struct upstream_servers *servers, struct upstream
 		.refused_breaker = LOAD(refused_breaker),
 		.refused_budget = LOAD(refused_budget),
 		.refused_inflight = LOAD(refused_inflight),
+		.refused_client_inflight = LOAD(refused_client_inflight),
+		.refused_client_budget = LOAD(refused_client_budget),
 	};
 #undef LOAD
 }

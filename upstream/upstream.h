@@ -61,6 +61,12 @@ struct upstream_opts {
 	unsigned retry_budget_percent; /* retries allowed, % of first attempts (10) */
 	unsigned retry_budget_floor;   /* plus this many per window (10) */
 	unsigned retry_budget_window_ms; /* sliding window of the budget (10000 ms) */
+	/* Fair shares (issue 12): a client prefix (/24, /56) at or over this
+	 * percentage of a zone's in-flight cap (at least
+	 * UPSTREAM_SHARE_MIN_INFLIGHT) or of the window's retries is refused
+	 * once no more than one such share is left; below that it may take
+	 * more. 25; 0 = no shares. */
+	unsigned client_share_percent;
 };
 
 enum upstream_status {
@@ -117,6 +123,11 @@ struct upstream_request {
 	 * already given): when no candidate is due a probe, report
 	 * UPSTREAM_UNREACHABLE without sending anything. */
 	bool probe_only;
+	/* The client that asked (for coalesced questions, the first one): its
+	 * /24 (IPv4) or /56 (IPv6) prefix has a share of the zone's in-flight
+	 * cap and of the retry budget (client_share_percent). NULL = no
+	 * client (its own share). */
+	const struct sockaddr *client;
 };
 
 /* The shared server table. NULL on allocation failure. */
@@ -179,8 +190,10 @@ struct upstream_counters {
 	uint64_t hedges;
 	uint64_t timeouts;
 	uint64_t breaker_opens, breaker_closes;
-	uint64_t refused_breaker;  /* UPSTREAM_UNREACHABLE answers */
-	uint64_t refused_budget;   /* retries refused by the budget */
-	uint64_t refused_inflight; /* attempts refused by an in-flight cap */
+	uint64_t refused_breaker;	  /* UPSTREAM_UNREACHABLE answers */
+	uint64_t refused_budget;	  /* retries refused by the budget */
+	uint64_t refused_inflight;	  /* attempts refused by an in-flight cap */
+	uint64_t refused_client_inflight; /* a client prefix over its share of a busy zone */
+	uint64_t refused_client_budget;	  /* a client prefix over its share of a spent budget */
 };
 void upstream_servers_counters(struct upstream_servers *servers, struct upstream_counters *out);
