@@ -200,15 +200,15 @@ static void test_share_per_key(void **state)
 	assert_int_equal(retries_until_refused(b, flooder, later, 0, 20, 25, &why), 15);
 
 	/* Shares off: one key spends it all. */
-	uint64_t much_later = later + 10 * WINDOW;
+	uint64_t much_later = later + UINT64_C(10) * WINDOW;
 	assert_int_equal(retries_until_refused(b, flooder, much_later, 0, 20, 0, &why), 20);
 	assert_int_equal(why, UPSTREAM_BUDGET_SPENT);
 	/* A tiny allowance: the share is at least UPSTREAM_SHARE_MIN_RETRIES
 	 * (2): of 2 a key alone spends both, of 3 it leaves one. */
-	uint64_t last = much_later + 10 * WINDOW;
+	uint64_t last = much_later + UINT64_C(10) * WINDOW;
 	assert_int_equal(retries_until_refused(b, flooder, last, 0, 2, 25, &why), 2);
 	assert_int_equal(why, UPSTREAM_BUDGET_SPENT);
-	last += 10 * WINDOW;
+	last += UINT64_C(10) * WINDOW;
 	assert_int_equal(retries_until_refused(b, flooder, last, 0, 3, 25, &why), 2);
 	assert_int_equal(why, UPSTREAM_BUDGET_SHARE);
 	assert_int_equal(retries_until_refused(b, other, last, 0, 3, 25, &why), 1);
