@@ -334,8 +334,7 @@ static bool budget_allows(struct upstream_servers *servers, const struct upstrea
 		return true;
 	case UPSTREAM_BUDGET_SHARE:
 		UPSTREAM_COUNT(servers, refused_client_budget);
-		log_debug(LOG_UPSTREAM, "retry refused: the retry budget is nearly spent and this "
-					"client prefix has had its share");
+		log_debug(LOG_UPSTREAM, "retry refused: budget nearly spent, client at its share");
 		return false;
 	case UPSTREAM_BUDGET_SPENT:
 	default:
@@ -362,8 +361,7 @@ static bool zone_take(struct upstream_servers *servers, const struct upstream_se
 	case UPSTREAM_ZONE_SHARE:
 		UPSTREAM_COUNT(servers, refused_client_inflight);
 		log_debug(LOG_UPSTREAM,
-			  "refused: zone %s is busy (%u in flight, cap %u) and this client prefix "
-			  "has its share",
+			  "refused: zone %s busy (%u in flight, cap %u), client at its share",
 			  dns_name_wire_str(in->zone, in->zone_len, name, sizeof(name)),
 			  upstream_health_zone_inflight(servers, in->zone_key),
 			  o->max_inflight_zone);
