@@ -292,6 +292,7 @@ void config_defaults(struct config *cfg)
 	cfg->do_ip6 = up.do_ip6;
 	cfg->do_not_query_localhost = up.do_not_query_localhost;
 	cfg->edns_buffer_size = up.edns_buffer_size;
+	cfg->client_share_percent = up.client_share_percent;
 	cfg->outgoing4 = up.source4;
 	cfg->outgoing6 = up.source6;
 	cfg->qname_minimisation = res.qname_minimisation;
@@ -659,6 +660,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("tcp-connections-per-address", KEY_UNSIGNED, tcp_per_address, 0, 65535),
 	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
 	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
+	KEY_PLAIN("upstream-client-share", KEY_UNSIGNED, client_share_percent, 0, 50),
 	KEY_CALL("access-control", key_access_control),
 	KEY_CALL("root-hints", key_root_hints),
 	KEY_PLAIN("do-ip4", KEY_BOOL, do_ip4, 0, 0),

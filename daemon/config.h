@@ -59,6 +59,9 @@ struct config {
 	unsigned queries_per_thread;  /* num-queries-per-thread: resolutions per worker (1024) */
 	unsigned jostle_timeout_ms;   /* jostle-timeout: age before one may be ended (200) */
 	unsigned tcp_per_address;     /* tcp-connections-per-address, per worker (16; 0 = no cap) */
+	/* upstream-client-share: % of a zone's in-flight cap and of the retry
+	 * budget a client /24 or /56 keeps once contended (25; 0 = off) */
+	unsigned client_share_percent;
 
 	/* access control; longest prefix wins; default: only localhost allowed */
 	struct config_acl acl[CONFIG_MAX_ACL];
