@@ -30,6 +30,7 @@ import re
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +56,11 @@ LAT_QPS = env_int("BENCH_LAT_QPS", 20000)         # dnsperf -Q for the latency r
 LAT_DURATION = env_int("BENCH_LAT_DURATION", 5)   # s per latency run
 MIX_NX_PERCENT = env_int("BENCH_MIX_NX_PERCENT", 10)
 NSD_RRL = env_int("BENCH_NSD_RRL", 0)             # 1: keep NSD's default RRL
+# Extra holdfast config lines ("\n" or ";" between them), e.g.
+# BENCH_HOLDFAST_CONF="so-rcvbuf: 0" to measure one setting's share.
+HOLDFAST_EXTRA = [ln.strip() for ln in
+                  os.environ.get("BENCH_HOLDFAST_CONF", "").replace(";", "\n").splitlines()
+                  if ln.strip()]
 REPEAT = env_int("BENCH_REPEAT", 3)               # rounds of throughput runs
 WORKLOADS = os.environ.get("BENCH_WORKLOADS", "hit mixed").split()
 RESOLVER_THREADS = 2
@@ -166,9 +172,19 @@ def start_holdfast(binary, tmp, hints):
     conf = config.holdfast_reference(HOLDFAST_ADDR, RESOLVER_THREADS, hints)
     conf = "# bench/bench.py: the reference config plus cache-size\n" + conf
     conf += "cache-size: %dm\n" % CACHE_MB
+    conf += "".join("%s\n" % ln for ln in HOLDFAST_EXTRA)
+    # holdfast-ctl beside the binary: `stats` after the runs says where
+    # queries went (shed, limited upstream, SERVFAIL causes).
+    ctl_bin = os.path.join(os.path.dirname(binary), "holdfast-ctl")
+    sock = os.path.join(tmp, "holdfast", "control.sock")
+    if os.access(ctl_bin, os.X_OK):
+        conf += 'control-socket: "%s"\n' % sock
+    else:
+        ctl_bin = sock = None
     hf = resolver.Holdfast(binary, os.path.join(tmp, "holdfast"), conf, HOLDFAST_ADDR,
-                           "holdfast", log_name="resolver.log")
-    return hf.proc, hf.conf
+                           "holdfast", log_name="resolver.log", ctl_bin=ctl_bin,
+                           control_socket=sock)
+    return hf.proc, hf.conf, hf
 
 
 def start_unbound(tmp, hints):
@@ -225,6 +241,93 @@ def udp_counters():
     with open("/proc/net/snmp") as f:
         rows = [line.split() for line in f if line.startswith("Udp:")]
     return dict(zip(rows[0][1:], (int(x) for x in rows[1][1:])))
+
+
+def udp_socket_drops():
+    """{inode: drops} for every UDP socket of the namespace (/proc/net/udp and
+    udp6: the last column counts the datagrams the kernel dropped on that
+    socket, e.g. because its receive buffer was full)."""
+    out = {}
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    v = line.split()
+                    if len(v) >= 13:
+                        out[int(v[9])] = int(v[-1])
+        except OSError:
+            pass
+    return out
+
+
+def socket_owners():
+    """{socket inode: process name} over every process we can see (the PID
+    namespace's /proc: ours, the resolvers, NSD, dnsperf)."""
+    owners = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+            fds = os.listdir("/proc/%s/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                owners[int(link[8:-1])] = comm
+    return owners
+
+
+class DropSampler:
+    """Per-process UDP receive drops during one run: samples every socket's
+    drop counter every SAMPLE_S (a socket's counter goes when it closes, so
+    dnsperf's are read while it runs) and charges each increase to the
+    process that owns the socket. What the namespace counted but no sample
+    saw (sockets opened and closed between two samples, e.g. holdfast's
+    per-query upstream sockets, or the last SAMPLE_S of a dnsperf run) is
+    left as the difference to RcvbufErrors."""
+    SAMPLE_S = 0.25
+
+    def __init__(self):
+        self.base = udp_socket_drops()
+        self.last = dict(self.base)
+        self.owner = {}
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        now = udp_socket_drops()
+        grown = [i for i, d in now.items() if d > self.last.get(i, self.base.get(i, 0))]
+        if any(i not in self.owner for i in grown):
+            self.owner.update(socket_owners())
+        for i in grown:
+            self.last[i] = now[i]
+
+    def _run(self):
+        while not self.stop_ev.wait(self.SAMPLE_S):
+            self._sample()
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def finish(self):
+        self.stop_ev.set()
+        self.thread.join()
+        self._sample()
+        per = {}
+        for i, d in self.last.items():
+            n = d - self.base.get(i, 0)
+            if n > 0:
+                name = self.owner.get(i, "?")
+                per[name] = per.get(name, 0) + n
+        return per
 
 
 def machine_busy():
@@ -298,7 +401,9 @@ def throughput_run(res, qfile, once):
     x0 = ctx_switches(res["proc"].pid)
     u0 = udp_counters()
     b0 = machine_busy()
+    drops = DropSampler().start()
     r, perf_cpu, argv = dnsperf(res["addr"], qfile, extra, DURATION + 60)
+    s_drops = drops.finish()
     b1 = machine_busy()
     u1 = udp_counters()
     t1 = thread_cpu(res["proc"].pid)
@@ -319,6 +424,9 @@ def throughput_run(res, qfile, once):
     s["threads"] = sorted((round(t1[t] - t0.get(t, 0), 2) for t in t1), reverse=True)
     s["udp"] = {k: u1[k] - u0[k] for k in ("RcvbufErrors", "SndbufErrors", "InErrors")
                 if k in u0 and u1[k] != u0[k]}
+    if s["udp"].get("RcvbufErrors", 0) > sum(s_drops.values()):
+        s_drops["unattributed"] = s["udp"]["RcvbufErrors"] - sum(s_drops.values())
+    s["drops"] = s_drops
     s["us_per_q"] = s["cpu"] / s["completed"] * 1e6 if s["completed"] else float("nan")
     s["raw"] = r.stdout
     return s
@@ -443,7 +551,8 @@ def report(results, env_lines, notes):
     out.append("")
     out.append("every run (round: QPS, us CPU/q, box us/q, resolver cores, resolver context "
                "switches per query, dnsperf CPU s,")
-    out.append("  machine busy %, idle resolver's CPU s, CPU s per resolver thread, UDP drops)")
+    out.append("  machine busy %, idle resolver's CPU s, CPU s per resolver thread, UDP drops in the")
+    out.append("  namespace (/proc/net/snmp), receive drops by the process owning the socket (/proc/net/udp))")
     for wl in WORKLOADS:
         for kind in ("holdfast", "unbound"):
             s = results.get((wl, kind))
@@ -451,10 +560,11 @@ def report(results, env_lines, notes):
                 continue
             for i, r in enumerate(s["runs"]):
                 out.append("  %-6s %-8s #%d: %7.0f  %6.2f  %6.2f  %.2f  %.3f  %5.2f  %3.0f%%  %.2f"
-                           "  %s  %s" % (
+                           "  %s  %s  %s" % (
                     wl, kind, i + 1, r["qps"] or 0, r["us_per_q"], r["box_us_per_q"],
                     r["cpu"] / (r["runtime"] or 1), r["cs_per_q"], r["dnsperf_cpu"], r["busy"] * 100,
-                    r["other_cpu"], [t for t in r["threads"] if t > 0], r["udp"] or "-"))
+                    r["other_cpu"], [t for t in r["threads"] if t > 0], r["udp"] or "-",
+                    r["drops"] or "-"))
     out.append("")
     out.append("latency runs: paced at %d QPS for %d s with -v (same query mix)"
                % (LAT_QPS, LAT_DURATION))
@@ -510,6 +620,7 @@ def environment(holdfast_bin):
         "queries:  hit = 1750 cached questions (1000 A, 500 AAAA, 100 MX, 100 TXT, 50 CNAME->A); "
         "mixed = %d%% never-seen names (NXDOMAIN, one upstream query each) + the cached ones"
         % MIX_NX_PERCENT,
+        "holdfast extra config: %s" % ("; ".join(HOLDFAST_EXTRA) or "none"),
         "NSD:      3 servers (root, test., bench.test. with %d hosts), response rate limiting %s"
         % (HOSTS, "on (Debian default)" if NSD_RRL else "off"),
         "CPU:      utime+stime of the resolver process from /proc/PID/stat "
@@ -535,7 +646,7 @@ def main():
     try:
         log("starting NSD hierarchy")
         nsd_servers.start()
-        hp, hconf = start_holdfast(holdfast_bin, tmp, hints)
+        hp, hconf, hf = start_holdfast(holdfast_bin, tmp, hints)
         RESOLVERS.append({"kind": "holdfast", "addr": HOLDFAST_ADDR, "proc": hp, "conf": hconf})
         up, uconf = start_unbound(tmp, hints)
         RESOLVERS.append({"kind": "unbound", "addr": UNBOUND_ADDR, "proc": up, "conf": uconf})
@@ -615,6 +726,14 @@ def main():
                             f.write(lat[key].pop("raw"))
                     # Let the other resolver's stray work finish before its run.
                     time.sleep(1)
+        if hf.control is not None and hp.alive():
+            try:
+                st = hf.stats()
+                nz = ["%s=%d" % kv for kv in sorted(st.items()) if kv[1]]
+                notes.append("holdfast-ctl stats after all runs (non-zero):")
+                notes += ["  " + " ".join(nz[i:i + 6]) for i in range(0, len(nz), 6)]
+            except Exception as e:  # noqa: BLE001 - a report line, not a failure
+                notes.append("holdfast-ctl stats failed: %s" % e)
         for f in ("mixed.txt", "mixed-lat.txt"):
             if os.path.exists(os.path.join(tmp, f)):
                 os.unlink(os.path.join(tmp, f))   # up to ~150 MB
@@ -623,10 +742,16 @@ def main():
             results[key]["lat"] = lat.get(key)
         for (wl, kind), st in sorted(results.items()):
             if st["lost"]:
+                per = {}
+                for r in st["runs"]:
+                    for name, n in r["drops"].items():
+                        per[name] = per.get(name, 0) + n
                 notes.append("%s/%s: %d queries lost of %d sent over %d runs; UDP receive "
-                             "buffer drops in the namespace during those runs: %d" % (
+                             "buffer drops in the namespace during those runs: %d, by "
+                             "process: %s" % (
                                  wl, kind, st["lost"], st["sent"], len(st["runs"]),
-                                 sum(r["udp"].get("RcvbufErrors", 0) for r in st["runs"])))
+                                 sum(r["udp"].get("RcvbufErrors", 0) for r in st["runs"]),
+                                 per or "-"))
             bad = {k: v for k, v in st["rcodes"].items() if k not in ("NOERROR", "NXDOMAIN")}
             if bad:
                 notes.append("%s/%s: unexpected rcodes %s" % (wl, kind, bad))

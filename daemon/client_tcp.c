@@ -4,12 +4,22 @@
  * (pipelining), and what one connection may spend: an idle timeout counted
  * from the last whole message (partial bytes do not extend it), a deadline
  * for a message left incomplete (slowloris), caps on connections per worker
- * and per source address, the ACL applied at accept (deny closes at once),
+ * (incoming-num-tcp) and per source address for the whole process (a shared
+ * table of counters, keyed SipHash), the ACL applied at accept (deny closes
+ * at once),
  * a cap on queries in flight and one on answer bytes queued (reading pauses
  * at either: back pressure instead of an unbounded queue; a queue that stays
  * full past the idle timeout closes the connection). Each framed query goes
  * to task.c with the connection as its client (client.h); the answer comes
  * back through client_send() and leaves length-framed.
+ *
+ * Out of descriptors at accept (EMFILE, ENFILE): libuv first frees its own
+ * reserve descriptor and sheds the waiting connections silently; when that
+ * does not help, the listen callback sees the error, and this file frees
+ * its own reserve, sheds the next connection (counted, a warning at most
+ * once a second) and takes the reserve back; when even that fails, the
+ * listener is handed to its owner to close and reopen later (libuv would
+ * otherwise retry accept() without end and the worker's UDP would starve).
  *
  * Lifetime: a connection counts the answers it is owed (holds). It is freed
  * when both its handles are closed and the count is zero: a task whose
@@ -18,8 +28,11 @@
  * task.c, query by query).
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/client_tcp.h"
 #include "daemon/client.h"
@@ -28,7 +41,9 @@
 #include "daemon/tcp_framing.h"
 #include "dns/dns.h"
 #include "resolver/resolver.h"
+#include "util/assert.h"
 #include "util/log.h"
+#include "util/siphash.h"
 #include "util/sockaddr.h"
 
 struct client_tcp {
@@ -37,6 +52,8 @@ struct client_tcp {
 	uv_tcp_t handle;
 	uv_timer_t idle; /* ticks every tcp-idle-timeout; restarted by each whole message */
 	struct sockaddr_storage peer;
+	unsigned addr_slot; /* its unit in the per-address table, when addr_counted */
+	bool addr_counted;
 	uint8_t *buf; /* bytes read, not yet handed on (a partial message, or whole
 			 ones waiting while reading is paused) */
 	size_t len, cap;
@@ -95,6 +112,11 @@ static void conn_close(struct client_tcp *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->addr_counted) {
+		/* uv_close() closes the descriptor now: the slot is free now. */
+		client_tcp_addrs_put(c->srv->opts.addrs, c->addr_slot);
+		c->addr_counted = false;
+	}
 	uv_close((uv_handle_t *)&c->handle, on_conn_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, on_conn_handle_closed);
 }
@@ -259,21 +281,68 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	conn_frame(c);
 }
 
-/* Connections from the same address as `peer` (any port), open ones only. */
-static unsigned conns_from(const struct client_tcp_server *srv, const struct sockaddr_storage *peer)
+/* ---- connections per address, for the whole process ----------------- */
+
+struct client_tcp_addrs {
+	struct util_siphash_key key;
+	_Atomic unsigned count[CLIENT_TCP_ADDR_SLOTS];
+};
+
+struct client_tcp_addrs *client_tcp_addrs_create(void)
 {
-	struct sockaddr_storage a = *peer;
-	util_sockaddr_set_port(&a, 0);
-	unsigned n = 0;
-	for (const struct client_tcp *c = srv->conns; c; c = c->next) {
-		if (c->closing || c->peer.ss_family != a.ss_family)
-			continue;
-		struct sockaddr_storage b = c->peer;
-		util_sockaddr_set_port(&b, 0);
-		if (util_sockaddr_equal((const struct sockaddr *)&a, (const struct sockaddr *)&b))
-			n++;
+	struct client_tcp_addrs *t = calloc(1, sizeof(*t));
+	if (t)
+		util_siphash_key_init(&t->key);
+	return t;
+}
+
+void client_tcp_addrs_destroy(struct client_tcp_addrs *t)
+{
+	free(t);
+}
+
+/* The slot of `addr`: the hash of its family and address, not its port. */
+static unsigned addrs_slot(const struct client_tcp_addrs *t, const struct sockaddr_storage *addr)
+{
+	uint8_t key[1 + 16 + 4] = {(uint8_t)addr->ss_family};
+	size_t len = 1;
+	if (addr->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+		memcpy(key + 1, &in->sin_addr, 4);
+		len += 4;
+	} else if (addr->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+		memcpy(key + 1, &in6->sin6_addr, 16);
+		memcpy(key + 17, &in6->sin6_scope_id, 4);
+		len += 20;
 	}
-	return n;
+	return (unsigned)(util_siphash(&t->key, key, len) % CLIENT_TCP_ADDR_SLOTS);
+}
+
+bool client_tcp_addrs_take(struct client_tcp_addrs *t, const struct sockaddr_storage *addr,
+			   unsigned cap, unsigned *slot)
+{
+	unsigned s = addrs_slot(t, addr);
+	unsigned n = atomic_load_explicit(&t->count[s], memory_order_relaxed);
+	do {
+		if (n >= cap)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->count[s], &n, n + 1, memory_order_relaxed, memory_order_relaxed));
+	*slot = s;
+	return true;
+}
+
+void client_tcp_addrs_put(struct client_tcp_addrs *t, unsigned slot)
+{
+	unsigned n = atomic_fetch_sub_explicit(&t->count[slot], 1, memory_order_relaxed);
+	if (!util_assume(n > 0)) /* a put without its take: undo the wrap */
+		atomic_fetch_add_explicit(&t->count[slot], 1, memory_order_relaxed);
+}
+
+unsigned client_tcp_addrs_count(struct client_tcp_addrs *t, const struct sockaddr_storage *addr)
+{
+	return atomic_load_explicit(&t->count[addrs_slot(t, addr)], memory_order_relaxed);
 }
 
 /* Whether a new connection from `c->peer` may be served; counts and logs
@@ -295,15 +364,23 @@ static bool conn_admit(struct client_tcp_server *srv, struct client_tcp *c)
 		log_debug(LOG_DAEMON, "TCP connection from a denied address, closing");
 		return false;
 	}
-	/* conns_from() counts the new connection too. */
-	if (srv->opts.max_conns_per_addr &&
-	    conns_from(srv, &c->peer) > srv->opts.max_conns_per_addr) {
+	/* Counted for the whole process: every worker's connections. */
+	if (srv->opts.max_conns_per_addr && srv->opts.addrs &&
+	    !client_tcp_addrs_take(srv->opts.addrs, &c->peer, srv->opts.max_conns_per_addr,
+				   &c->addr_slot)) {
 		STAT_ADD(srv, tcp_refused_per_addr);
 		log_debug(LOG_DAEMON,
 			  "too many TCP connections from one address, closing a new one");
 		return false;
 	}
+	c->addr_counted = srv->opts.max_conns_per_addr && srv->opts.addrs;
 	return true;
+}
+
+/* A descriptor held only to be closed when accept() runs out of them. */
+static int reserve_open(void)
+{
+	return open("/", O_RDONLY | O_CLOEXEC);
 }
 
 void client_tcp_server_init(struct client_tcp_server *srv, uv_loop_t *loop, struct task_env *tasks,
@@ -313,16 +390,55 @@ void client_tcp_server_init(struct client_tcp_server *srv, uv_loop_t *loop, stru
 	srv->loop = loop;
 	srv->tasks = tasks;
 	srv->opts = *opts;
+	srv->reserve_fd = reserve_open();
+}
+
+void client_tcp_server_deinit(struct client_tcp_server *srv)
+{
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
+	srv->reserve_fd = -1;
+}
+
+/* accept() said EMFILE or ENFILE and libuv's own reserve did not help. */
+static void on_fd_exhausted(struct client_tcp_server *srv, uv_stream_t *listener, int status)
+{
+	uint64_t now = uv_now(srv->loop);
+	STAT_ADD(srv, tcp_fd_exhausted);
+	if (srv->fd_warned_ms == 0 || now - srv->fd_warned_ms >= 1000) {
+		srv->fd_warned_ms = now;
+		log_warn(LOG_DAEMON, "out of file descriptors for TCP clients: %s",
+			 uv_strerror(status));
+	}
+	if (srv->reserve_fd >= 0) {
+		/* libuv calls accept() again at once: it gets this slot, and
+		 * that connection is closed (shed) and the reserve taken back. */
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+		srv->shed_next = true;
+		return;
+	}
+	/* Nothing to free: stop libuv's accept loop by giving the listener
+	 * up to its owner. */
+	srv->shed_next = false;
+	if (srv->opts.listener_lost)
+		srv->opts.listener_lost(srv->opts.listener_lost_arg, listener);
 }
 
 void client_tcp_on_connection(uv_stream_t *listener, int status)
 {
 	struct client_tcp_server *srv = listener->data;
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		on_fd_exhausted(srv, listener, status);
+		return;
+	}
 	if (status < 0)
 		return;
+	bool shed = srv->shed_next;
+	srv->shed_next = false;
 	struct client_tcp *c = calloc(1, sizeof(*c));
 	if (!c)
-		return;
+		return; /* libuv stops accepting until the connection is taken */
 	c->srv = srv;
 	uv_tcp_init(srv->loop, &c->handle);
 	uv_timer_init(srv->loop, &c->idle);
@@ -338,6 +454,15 @@ void client_tcp_on_connection(uv_stream_t *listener, int status)
 		conn_close(c);
 		return;
 	}
+	if (shed) {
+		/* It has the reserve's slot: closed now, the reserve back. */
+		log_debug(LOG_DAEMON, "out of descriptors, closing a new TCP connection");
+		conn_close(c);
+		srv->reserve_fd = reserve_open();
+		return;
+	}
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = reserve_open(); /* could not be taken back before */
 	int plen = sizeof(c->peer);
 	if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&c->peer, &plen) != 0 ||
 	    !conn_admit(srv, c)) {

@@ -26,6 +26,19 @@ struct udp_send {
  * run on the worker's thread, so a thread-local is the worker's budget. */
 static _Thread_local size_t udp_queued;
 static atomic_uint_fast64_t udp_drops;
+static atomic_uint_fast64_t udp_reads, udp_datagrams;
+
+void client_udp_count_reads(uint64_t reads, uint64_t datagrams)
+{
+	atomic_fetch_add_explicit(&udp_reads, reads, memory_order_relaxed);
+	atomic_fetch_add_explicit(&udp_datagrams, datagrams, memory_order_relaxed);
+}
+
+void client_udp_read_counts(uint64_t *reads, uint64_t *datagrams)
+{
+	*reads = atomic_load_explicit(&udp_reads, memory_order_relaxed);
+	*datagrams = atomic_load_explicit(&udp_datagrams, memory_order_relaxed);
+}
 
 static void on_udp_sent(uv_udp_send_t *req, int status)
 {

@@ -26,3 +26,8 @@ void client_udp_init(struct client *c, uv_udp_t *udp, const struct sockaddr *pee
 		     uint16_t max_udp_size);
 /* Answers dropped at CLIENT_UDP_MAX_SEND_QUEUE, all workers (thread-safe). */
 uint64_t client_udp_send_drops(void);
+/* Reads of the client UDP sockets (listen.c: one per recvmmsg call, or per
+ * recvmsg without it) and the datagrams they returned, all workers since
+ * start: datagrams / reads is the batch size (thread-safe). */
+void client_udp_count_reads(uint64_t reads, uint64_t datagrams);
+void client_udp_read_counts(uint64_t *reads, uint64_t *datagrams);

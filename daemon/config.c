@@ -268,6 +268,8 @@ void config_defaults(struct config *cfg)
 	cfg->tcp_per_address = 16;
 	cfg->queries_per_thread = 1024;
 	cfg->jostle_timeout_ms = 200;
+	cfg->so_rcvbuf = CONFIG_DEFAULT_SO_RCVBUF;
+	cfg->so_sndbuf = 0;
 
 	for (i = 0; i < sizeof(acl) / sizeof(acl[0]); i++) {
 		struct config_acl *a = &cfg->acl[cfg->nacl++];
@@ -293,6 +295,7 @@ void config_defaults(struct config *cfg)
 	cfg->do_not_query_localhost = up.do_not_query_localhost;
 	cfg->edns_buffer_size = up.edns_buffer_size;
 	cfg->client_share_percent = up.client_share_percent;
+	cfg->outgoing_range = up.outgoing_range;
 	cfg->outgoing4 = up.source4;
 	cfg->outgoing6 = up.source6;
 	cfg->qname_minimisation = res.qname_minimisation;
@@ -509,14 +512,19 @@ static int key_guard_zone(struct parser *p, const char *key, const char *val)
 
 static int key_access_control(struct parser *p, const char *key, const char *val)
 {
-	/* Unbound's variants that only differ in features we do not have */
+	/* Unbound's names. The *_non_local variants differ from refuse and
+	 * deny only for local data, which holdfast does not serve yet. */
 	static const struct {
 		const char *name;
 		enum config_acl_action action;
 	} actions[] = {
-		{"allow", CONFIG_ACL_ALLOW},   {"allow_snoop", CONFIG_ACL_ALLOW},
-		{"refuse", CONFIG_ACL_REFUSE}, {"refuse_non_local", CONFIG_ACL_REFUSE},
-		{"deny", CONFIG_ACL_DENY},     {"deny_non_local", CONFIG_ACL_DENY},
+		{"allow", CONFIG_ACL_ALLOW},
+		{"allow_snoop", CONFIG_ACL_ALLOW_SNOOP},
+		{"allow_setrd", CONFIG_ACL_ALLOW_SETRD},
+		{"refuse", CONFIG_ACL_REFUSE},
+		{"refuse_non_local", CONFIG_ACL_REFUSE},
+		{"deny", CONFIG_ACL_DENY},
+		{"deny_non_local", CONFIG_ACL_DENY},
 	};
 	struct config *cfg = p->cfg;
 	struct sockaddr_storage net;
@@ -543,7 +551,9 @@ static int key_access_control(struct parser *p, const char *key, const char *val
 		if (strcmp(act, actions[i].name) == 0)
 			break;
 	if (i == sizeof(actions) / sizeof(actions[0]))
-		return parser_fail(p, "bad action '%s' for '%s' (expected allow, refuse or deny)",
+		return parser_fail(p,
+				   "bad action '%s' for '%s' (expected allow, allow_snoop, "
+				   "allow_setrd, refuse or deny)",
 				   act, key);
 
 	if (!p->acl_replaced) {
@@ -598,8 +608,10 @@ static int key_verbosity(struct parser *p, const char *key, const char *val)
 	return 0;
 }
 
-/* Bytes with an optional k/m/g suffix (also kb/mb/gb, any case), as Unbound. */
-static int key_cache_size(struct parser *p, const char *key, const char *val)
+/* Bytes with an optional k/m/g suffix (also kb/mb/gb, any case), as
+ * Unbound, within [min, max]. 0 or -1 (the error written). */
+static int parse_bytes(struct parser *p, const char *key, const char *val, uint64_t min,
+		       uint64_t max, uint64_t *out)
 {
 	static const struct {
 		const char *suffix;
@@ -619,9 +631,29 @@ static int key_cache_size(struct parser *p, const char *key, const char *val)
 	if (errno || i == sizeof(units) / sizeof(units[0]))
 		return parser_fail(p, "bad size '%s' for '%s' (expected bytes or a k/m/g suffix)",
 				   val, key);
-	if (v == 0 || v > (UINT64_MAX >> units[i].shift))
+	if (v > (UINT64_MAX >> units[i].shift) || ((uint64_t)v << units[i].shift) < min ||
+	    ((uint64_t)v << units[i].shift) > max)
 		return parser_fail(p, "'%s' out of range: '%s'", key, val);
-	p->cfg->cache_size = (uint64_t)v << units[i].shift;
+	*out = (uint64_t)v << units[i].shift;
+	return 0;
+}
+
+static int key_cache_size(struct parser *p, const char *key, const char *val)
+{
+	return parse_bytes(p, key, val, 1, UINT64_MAX, &p->cfg->cache_size);
+}
+
+/* so-rcvbuf / so-sndbuf: bytes, 0 = the kernel's default; at most 1g (the
+ * kernel takes an int and doubles it). */
+static int key_sockbuf(struct parser *p, const char *key, const char *val)
+{
+	uint64_t v;
+	if (parse_bytes(p, key, val, 0, CONFIG_MAX_SOCKBUF, &v) != 0)
+		return -1;
+	if (strcmp(key, "so-rcvbuf") == 0)
+		p->cfg->so_rcvbuf = (uint32_t)v;
+	else
+		p->cfg->so_sndbuf = (uint32_t)v;
 	return 0;
 }
 
@@ -658,9 +690,12 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("tcp-idle-timeout", KEY_UNSIGNED, tcp_idle_timeout_ms, 1, 3600000),
 	KEY_PLAIN("incoming-num-tcp", KEY_UNSIGNED, tcp_max_connections, 1, 65535),
 	KEY_PLAIN("tcp-connections-per-address", KEY_UNSIGNED, tcp_per_address, 0, 65535),
+	KEY_PLAIN("outgoing-range", KEY_UNSIGNED, outgoing_range, 1, 65535),
 	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
 	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
 	KEY_PLAIN("upstream-client-share", KEY_UNSIGNED, client_share_percent, 0, 50),
+	KEY_CALL("so-rcvbuf", key_sockbuf),
+	KEY_CALL("so-sndbuf", key_sockbuf),
 	KEY_CALL("access-control", key_access_control),
 	KEY_CALL("root-hints", key_root_hints),
 	KEY_PLAIN("do-ip4", KEY_BOOL, do_ip4, 0, 0),

@@ -17,6 +17,12 @@
 #define CONFIG_MAX_STUBS 16
 #define CONFIG_MAX_STUB_ADDRS 16
 #define CONFIG_PROVIDER_MAX 64
+/* so-rcvbuf default: 4 MB holds ~5000 small queries (a loopback datagram
+ * costs ~800 bytes of buffer), ~40 ms of arrivals at 100k queries/s per
+ * worker: a worker descheduled for a time slice on a busy machine does
+ * not lose them. The kernel's default (212992) holds ~2 ms of them. */
+#define CONFIG_DEFAULT_SO_RCVBUF ((uint32_t)4 << 20)
+#define CONFIG_MAX_SOCKBUF ((uint64_t)1 << 30)
 
 /*
  * A stub zone (authoritative servers for a zone, e.g. a corporate zone) or
@@ -37,9 +43,11 @@ struct config_listen {
 };
 
 enum config_acl_action {
-	CONFIG_ACL_ALLOW,  /* recursion allowed */
-	CONFIG_ACL_REFUSE, /* answer REFUSED */
-	CONFIG_ACL_DENY,   /* drop silently */
+	CONFIG_ACL_ALLOW,	/* recursive queries (RD=1) answered; RD=0 ones REFUSED */
+	CONFIG_ACL_ALLOW_SNOOP, /* RD=0 queries answered too (cache snooping) */
+	CONFIG_ACL_ALLOW_SETRD, /* every query treated as RD=1 (Unbound's allow_setrd) */
+	CONFIG_ACL_REFUSE,	/* answer REFUSED */
+	CONFIG_ACL_DENY,	/* drop silently */
 };
 
 struct config_acl {
@@ -55,10 +63,13 @@ struct config {
 	uint16_t port;		      /* default port for `interface:` without @PORT (53) */
 	unsigned num_threads;	      /* 0 = number of CPUs */
 	unsigned tcp_idle_timeout_ms; /* tcp-idle-timeout (default 10000) */
-	unsigned tcp_max_connections; /* per worker (default 256) */
+	unsigned tcp_max_connections; /* incoming-num-tcp, per worker as in Unbound (256) */
 	unsigned queries_per_thread;  /* num-queries-per-thread: resolutions per worker (1024) */
 	unsigned jostle_timeout_ms;   /* jostle-timeout: age before one may be ended (200) */
-	unsigned tcp_per_address;     /* tcp-connections-per-address, per worker (16; 0 = no cap) */
+	unsigned tcp_per_address; /* tcp-connections-per-address, whole process (16; 0 = no cap) */
+	unsigned outgoing_range;  /* outgoing-range: upstream sockets per worker (4096) */
+	uint32_t so_rcvbuf;	  /* so-rcvbuf: client UDP sockets, bytes (4m; 0 = kernel's) */
+	uint32_t so_sndbuf;	  /* so-sndbuf: client UDP sockets, bytes (0 = kernel's) */
 	/* upstream-client-share: % of a zone's in-flight cap and of the retry
 	 * budget a client /24 or /56 keeps once contended (25; 0 = off) */
 	unsigned client_share_percent;

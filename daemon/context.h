@@ -18,11 +18,13 @@
 #include "upstream/upstream.h"
 
 struct cache;
+struct client_tcp_addrs;
 
 struct daemon_ctx {
 	struct config cfg;
 	struct cache *cache;
 	struct upstream_servers *servers;
+	struct client_tcp_addrs *tcp_addrs; /* client TCP connections per address, all workers */
 	struct upstream_opts upstream_opts;
 	struct resolver_opts resolver_opts;
 	struct resolver_env env;

@@ -83,6 +83,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 	struct upstream_counters uc;
 	cache_get_stats(ctx->cache, &cs);
 	upstream_servers_counters(ctx->servers, &uc);
+	uint64_t udp_reads, udp_datagrams;
+	client_udp_read_counts(&udp_reads, &udp_datagrams);
 #define RS(field) atomic_load_explicit(&s->field, memory_order_relaxed)
 	const struct counter counters[] = {
 		{"requests", RS(requests)},
@@ -96,6 +98,7 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"scrubbed", RS(scrubbed)},
 		{"replies_oversized", RS(replies_oversized)},
 		{"ns_fetches_capped", RS(ns_fetches_capped)},
+		{"requests.refused_nonrecursive", RS(refused_nonrecursive)},
 		{"tcp.refused_max_connections", RS(tcp_refused_max_conns)},
 		{"tcp.refused_per_address", RS(tcp_refused_per_addr)},
 		{"tcp.denied", RS(tcp_denied)},
@@ -103,9 +106,12 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"tcp.write_pauses", RS(tcp_write_pauses)},
 		{"tcp.write_stall_closes", RS(tcp_write_stall_closes)},
 		{"tcp.partial_timeouts", RS(tcp_partial_timeouts)},
+		{"tcp.fd_exhausted", RS(tcp_fd_exhausted)},
 		{"udp.send_drops", client_udp_send_drops()},
+		{"udp.reads", udp_reads},
+		{"udp.datagrams", udp_datagrams},
 		{"requests.jostled", RS(tasks_jostled)},
-		{"requests.dropped", RS(tasks_dropped)},
+		{"requests.shed", RS(tasks_dropped)},
 		{"cache.entries", cs.entries},
 		{"cache.bytes", cs.bytes},
 		{"cache.lookups", cs.lookups},
@@ -125,6 +131,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.refused_inflight", uc.refused_inflight},
 		{"upstream.refused_client_inflight", uc.refused_client_inflight},
 		{"upstream.refused_client_budget", uc.refused_client_budget},
+		{"upstream.outgoing_range_full", uc.outgoing_range_full},
+		{"upstream.fd_exhausted", uc.fd_exhausted},
 	};
 #undef RS
 	add_counters(out, counters, sizeof(counters) / sizeof(counters[0]));

@@ -7,9 +7,18 @@
  * IPv6 listener never collide. UDP datagrams are handed to task.c as they
  * arrive, with a UDP client (client_udp.c) to answer through; TCP
  * connections to client_tcp.c. Reads no DNS.
+ *
+ * Saturation: a datagram the kernel cannot queue on a full socket buffer is
+ * lost without a trace but a counter. So the UDP sockets get so-rcvbuf /
+ * so-sndbuf (SO_RCVBUFFORCE as root when the sysctl maximum is lower; a
+ * warning once with what was obtained otherwise), and are read with
+ * recvmmsg (libuv's UV_UDP_RECVMMSG): up to LISTEN_UDP_BATCH datagrams per
+ * system call into one buffer per worker.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +29,43 @@
 #include "daemon/task.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
+
+/* Whether `wanted` bytes were granted, from what getsockopt() reported:
+ * Linux reports twice what it grants (socket(7): the doubling is its
+ * bookkeeping overhead). */
+static bool sockbuf_granted(uint32_t wanted, int reported)
+{
+	return reported >= 0 && (uint64_t)reported / 2 >= wanted;
+}
+
+/*
+ * Sets one socket buffer size (SO_RCVBUF or SO_SNDBUF) to `bytes` (0: leave
+ * the kernel's). The kernel silently caps it at net.core.rmem_max /
+ * wmem_max; as root (CAP_NET_ADMIN) the FORCE variant goes past that. If
+ * the size is still not granted, warns once per option with what was
+ * obtained. Not an error: the socket works, it only loses more at peaks.
+ */
+static void set_sockbuf(int fd, int opt, int force_opt, uint32_t bytes, const char *key)
+{
+	static atomic_bool warned[2];
+	if (bytes == 0)
+		return;
+	int val = (int)bytes, got = -1;
+	socklen_t len = sizeof(got);
+	(void)setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val));
+	if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && sockbuf_granted(bytes, got))
+		return;
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &val, sizeof(val)) == 0) {
+		len = sizeof(got);
+		if (getsockopt(fd, SOL_SOCKET, opt, &got, &len) == 0 && sockbuf_granted(bytes, got))
+			return;
+	}
+	const char *max = opt == SO_SNDBUF ? "wmem_max" : "rmem_max";
+	if (!atomic_exchange(&warned[opt == SO_SNDBUF], true))
+		log_warn(LOG_DAEMON,
+			 "%s %u not granted, got %d: needs CAP_NET_ADMIN or net.core.%s", key,
+			 (unsigned)bytes, got / 2, max);
+}
 
 static int open_socket(const struct sockaddr_storage *addr, int type)
 {
@@ -43,6 +89,9 @@ out_errno:;
 	return err;
 }
 
+/* The worker's one read buffer, for every socket: with recvmmsg libuv cuts
+ * it into LISTEN_UDP_BATCH slots of 64 KiB; every datagram is handled
+ * before the next read, so sockets can share it. */
 static void on_udp_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	struct listen_udp *feed = handle->data;
@@ -53,8 +102,19 @@ static void on_udp_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
 			const struct sockaddr *addr, unsigned flags)
 {
 	struct listen_udp *feed = handle->data;
+	/* libuv 1.40+: the end of one recvmmsg batch (the buffer is free
+	 * again); each datagram of it came with UV_UDP_MMSG_CHUNK. */
+	if (flags & UV_UDP_MMSG_FREE) {
+		client_udp_count_reads(1, feed->batch);
+		feed->batch = 0;
+		return;
+	}
 	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
 		return;
+	if (flags & UV_UDP_MMSG_CHUNK)
+		feed->batch++;
+	else /* read alone (no recvmmsg) */
+		client_udp_count_reads(1, 1);
 	struct client client;
 	client_udp_init(&client, handle, addr, feed->max_udp_size);
 	task_handle_query(feed->tasks, (const uint8_t *)buf->base, (size_t)nread, &client);
@@ -66,7 +126,10 @@ int listen_udp_open(uv_loop_t *loop, const struct sockaddr_storage *addr, uv_udp
 	int fd = open_socket(addr, SOCK_DGRAM);
 	if (fd < 0)
 		return fd;
-	int r = uv_udp_init(loop, handle);
+	set_sockbuf(fd, SO_RCVBUF, SO_RCVBUFFORCE, feed->so_rcvbuf, "so-rcvbuf");
+	set_sockbuf(fd, SO_SNDBUF, SO_SNDBUFFORCE, feed->so_sndbuf, "so-sndbuf");
+	/* AF_UNSPEC: no socket of libuv's own; uv_udp_open() adopts ours. */
+	int r = uv_udp_init_ex(loop, handle, AF_UNSPEC | UV_UDP_RECVMMSG);
 	if (r != 0) {
 		close(fd);
 		return r;

@@ -13,11 +13,17 @@
 struct client_tcp_server;
 struct task_env;
 
+/* Datagrams read per recvmmsg call at most (libuv's own ceiling is 20). */
+#define LISTEN_UDP_BATCH 16
+
 /* What a worker's UDP sockets feed, and their read buffer. */
 struct listen_udp {
 	struct task_env *tasks; /* borrowed */
 	uint16_t max_udp_size;	/* max-udp-size: our ceiling on a UDP answer */
-	uint8_t rbuf[65536];	/* one datagram at a time */
+	uint32_t so_rcvbuf;	/* so-rcvbuf, bytes; 0 = the kernel's */
+	uint32_t so_sndbuf;	/* so-sndbuf, bytes; 0 = the kernel's */
+	unsigned batch;		/* datagrams of the recvmmsg batch being handled */
+	uint8_t rbuf[(size_t)LISTEN_UDP_BATCH * 65536]; /* a 64 KiB slot per datagram */
 };
 
 /* Opens, binds and starts reading a UDP socket into `handle`. 0 or a

@@ -15,6 +15,8 @@
 #include "daemon/worker.h"
 #include "daemon/root_hints.h"
 #include "daemon/control.h"
+#include "daemon/limits.h"
+#include "daemon/client_tcp.h"
 #include "cache/cache.h"
 #include "util/log.h"
 
@@ -232,12 +234,29 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	};
 	ctx->cache = cache_create(&co);
 	ctx->servers = upstream_servers_create();
-	if (!ctx->cache || !ctx->servers) {
+	ctx->tcp_addrs = client_tcp_addrs_create();
+	if (!ctx->cache || !ctx->servers || !ctx->tcp_addrs) {
 		fprintf(stderr, "holdfast: out of memory\n");
 		return -1;
 	}
 
+	/* RLIMIT_NOFILE for what the threads will open; the caps scaled
+	 * down here rather than EMFILE later. */
+	struct daemon_limits lim = {
+		.threads = cfg->num_threads,
+		.listen = (unsigned)cfg->nlisten,
+		.incoming_tcp = cfg->tcp_max_connections,
+		.outgoing_range = cfg->outgoing_range,
+	};
+	if (daemon_limits_apply(&lim) != 0) {
+		fprintf(stderr, "holdfast: RLIMIT_NOFILE too low for this configuration\n");
+		return -1;
+	}
+	cfg->tcp_max_connections = lim.incoming_tcp;
+	cfg->outgoing_range = lim.outgoing_range;
+
 	upstream_opts_init(&ctx->upstream_opts);
+	ctx->upstream_opts.outgoing_range = cfg->outgoing_range;
 	ctx->upstream_opts.edns_buffer_size = cfg->edns_buffer_size;
 	ctx->upstream_opts.do_ip4 = cfg->do_ip4;
 	ctx->upstream_opts.do_ip6 = cfg->do_ip6;
@@ -350,6 +369,7 @@ out:
 	free(workers);
 	cache_destroy(ctx.cache);
 	upstream_servers_destroy(ctx.servers);
+	client_tcp_addrs_destroy(ctx.tcp_addrs);
 	ldns_rr_list_deep_free(ctx.root_hints);
 	stubs_free(&ctx);
 	zone_list_free(&ctx.resolver_opts.guard_include);

@@ -21,6 +21,14 @@ void reply_error(struct reply_buf *buf, const struct client *c, const struct dns
 		client_send(c, buf->b, (size_t)n);
 }
 
+void reply_error_ede(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,
+		     int rcode, int ede, const char *text)
+{
+	int n = dns_write_error_ede(q, rcode, ede, text, buf->b, sizeof(buf->b));
+	if (n > 0)
+		client_send(c, buf->b, (size_t)n);
+}
+
 void reply_answer(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,
 		  const ldns_pkt *answer, int ede)
 {

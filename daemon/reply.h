@@ -22,6 +22,9 @@ struct reply_buf {
 /* A header-only answer with `rcode` (and the question, when it was read). */
 void reply_error(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,
 		 int rcode);
+/* The same with an Extended DNS Error (RFC 8914) if the client used EDNS. */
+void reply_error_ede(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,
+		     int rcode, int ede, const char *text);
 /* `answer` (rcode + sections) shaped for this client; EDE when ede >= 0.
  * SERVFAIL when `answer` is NULL or cannot be written. */
 void reply_answer(struct reply_buf *buf, const struct client *c, const struct dns_query_view *q,

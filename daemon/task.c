@@ -73,6 +73,19 @@ static void waiters_reply(struct task *t, const ldns_pkt *answer, int ede)
 	}
 }
 
+/* Answers every waiter SERVFAIL with the shedding EDE and frees them. */
+static void task_shed_waiters(struct task *t)
+{
+	struct coalesce_waiter *wt = coalesce_take_waiters(&t->joinable);
+	while (wt) {
+		struct coalesce_waiter *next = wt->next;
+		reply_error_ede(&t->env->buf, &wt->client, &wt->q, DNS_RCODE_SERVFAIL,
+				DNS_EDE_OTHER, TASK_SHED_TEXT);
+		coalesce_waiter_free(wt);
+		wt = next;
+	}
+}
+
 /* ---- the task list ---------------------------------------------------- */
 
 static void task_link(struct task_env *env, struct task *t)
@@ -401,6 +414,20 @@ static bool answer_without_resolving(struct task_env *env, const uint8_t *msg, s
 		reply_error(buf, client, q, DNS_RCODE_REFUSED);
 		return true;
 	}
+	/* RD=0 asks what the cache holds without recursion: cache snooping,
+	 * which tells a third party what the clients have been visiting. As
+	 * Unbound's `allow` (and Knot Resolver's refuse_nord, PowerDNS
+	 * Recursor's allow-no-rd=no), only allow_snoop answers it; allow_setrd
+	 * treats every query as recursive, for clients that forget the bit. */
+	if (!q->rd && acl == CONFIG_ACL_ALLOW_SETRD) {
+		q->rd = true; /* answered as a recursive query, RD=1 echoed */
+	} else if (!q->rd && acl != CONFIG_ACL_ALLOW_SNOOP) {
+		if (env->ctx->env.stats)
+			atomic_fetch_add_explicit(&env->ctx->env.stats->refused_nonrecursive, 1,
+						  memory_order_relaxed);
+		reply_error(buf, client, q, DNS_RCODE_REFUSED);
+		return true;
+	}
 	/* Only the Internet class is resolved; zone transfers and other meta
 	 * queries are not a resolver's business (RFC 6895 §3.1). */
 	if (q->qtype == LDNS_RR_TYPE_OPT) {
@@ -423,11 +450,19 @@ static bool answer_without_resolving(struct task_env *env, const uint8_t *msg, s
 /*
  * num-queries-per-thread is reached: Unbound's jostle, simplified to the
  * oldest resolution. If it has waited more than jostle-timeout it is ended
- * without an answer (its clients retry; a slow or attacking question must
- * not keep the worker's slots) and true is returned; else the new query is
- * to be dropped (false). Either way it is counted.
+ * (a slow or attacking question must not keep the worker's slots) and true
+ * is returned; else the new query is shed (false). Either way it is
+ * counted, and nobody is left to time out: unlike Unbound, which drops
+ * both silently, the jostled clients get stale data if the cache has it,
+ * else SERVFAIL, and the shed query SERVFAIL, both with EDE 0 (RFC 8914
+ * has no code for overload) and TASK_SHED_TEXT. A dropped query is a
+ * client that waits its timeout and asks again, often twice, while the
+ * overload lasts; an answer costs one send and tells it at once to try
+ * its next server. Only clients the ACL allows get here, and the answer
+ * is no larger than the query plus the EDE option: no amplification.
  */
-static bool task_make_room(struct task_env *env)
+static bool task_make_room(struct task_env *env, const struct client *client,
+			   const struct dns_query_view *q)
 {
 	struct task *oldest = env->oldest;
 	struct resolver_stats *st = env->ctx->env.stats;
@@ -436,12 +471,19 @@ static bool task_make_room(struct task_env *env)
 			   "num-queries-per-thread reached, the oldest resolution jostled out");
 		if (st)
 			atomic_fetch_add_explicit(&st->tasks_jostled, 1, memory_order_relaxed);
+		if (!task_reply_stale(oldest)) {
+			if (!oldest->answered)
+				reply_error_ede(&env->buf, &oldest->client, &oldest->q,
+						DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, TASK_SHED_TEXT);
+			task_shed_waiters(oldest);
+		}
 		task_free(oldest);
 		return true;
 	}
-	log_debug(LOG_DAEMON, "num-queries-per-thread reached, query dropped");
+	log_debug(LOG_DAEMON, "num-queries-per-thread reached, query shed with SERVFAIL");
 	if (st)
 		atomic_fetch_add_explicit(&st->tasks_dropped, 1, memory_order_relaxed);
+	reply_error_ede(&env->buf, client, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, TASK_SHED_TEXT);
 	return false;
 }
 
@@ -459,7 +501,7 @@ void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 	}
 	coalesce_key_build(&env->inflight, &q, &t->joinable.key);
 	if (task_join(env, &t->joinable.key, client, &q) ||
-	    (env->ntasks >= env->ctx->cfg.queries_per_thread && !task_make_room(env))) {
+	    (env->ntasks >= env->ctx->cfg.queries_per_thread && !task_make_room(env, client, &q))) {
 		free(t);
 		return;
 	}

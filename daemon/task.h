@@ -25,6 +25,9 @@
 #include "daemon/coalesce.h"
 #include "daemon/reply.h"
 
+/* EXTRA-TEXT of the EDE 0 on answers shed at num-queries-per-thread. */
+#define TASK_SHED_TEXT "overloaded: num-queries-per-thread reached"
+
 struct client;
 struct daemon_ctx;
 struct task;
@@ -52,8 +55,9 @@ void task_env_stop(struct task_env *env);
 
 /* Handles one query message from `client` (borrowed; held if a task keeps
  * it): answers at once or starts a resolution. With num-queries-per-thread
- * resolutions in flight, the oldest is ended unanswered if it has waited
- * more than jostle-timeout, else the new query is dropped (Unbound's
- * policy: the client retries, the worker keeps its memory bounded). */
+ * resolutions in flight, the oldest is ended if it has waited more than
+ * jostle-timeout (its clients get stale data, else SERVFAIL), else the new
+ * query is shed: answered SERVFAIL at once. Shed answers carry EDE 0 with
+ * TASK_SHED_TEXT; both are counted (requests.jostled, requests.shed). */
 void task_handle_query(struct task_env *env, const uint8_t *msg, size_t len,
 		       const struct client *client);

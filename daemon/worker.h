@@ -29,6 +29,8 @@ struct worker {
 	struct upstream *upstream;
 	uv_udp_t *udp; /* one per listen address */
 	uv_tcp_t *tcp;
+	bool *tcp_down;		   /* closed for want of descriptors, to listen again */
+	uv_timer_t relisten_timer; /* tries the closed TCP listeners again, every second */
 	size_t nlisten;
 	struct task_env tasks;		      /* the requests in flight */
 	struct client_tcp_server tcp_clients; /* open client TCP connections */

@@ -100,6 +100,10 @@ enum dns_read_status dns_read_query(const uint8_t *wire, size_t len, struct dns_
  * Returns the length written, or a negative errno if `cap` is too small.
  */
 int dns_write_error(const struct dns_query_view *q, int rcode, uint8_t *out, size_t cap);
+/* The same with an Extended DNS Error (RFC 8914) when the query had EDNS
+ * (`ede_code` -1: none; `ede_text` may be NULL). */
+int dns_write_error_ede(const struct dns_query_view *q, int rcode, int ede_code,
+			const char *ede_text, uint8_t *out, size_t cap);
 
 /* ---- names ------------------------------------------------------------- */
 

@@ -180,6 +180,12 @@ enum dns_read_status dns_read_query(const uint8_t *wire, size_t len, struct dns_
 
 int dns_write_error(const struct dns_query_view *q, int rcode, uint8_t *out, size_t cap)
 {
+	return dns_write_error_ede(q, rcode, -1, NULL, out, cap);
+}
+
+int dns_write_error_ede(const struct dns_query_view *q, int rcode, int ede_code,
+			const char *ede_text, uint8_t *out, size_t cap)
+{
 	struct dns_wire_head h = {.ede_code = -1};
 
 	if (!q || !out || rcode < 0 || rcode > 0xfff)
@@ -202,6 +208,13 @@ int dns_write_error(const struct dns_query_view *q, int rcode, uint8_t *out, siz
 		h.udp_size = DNS_EDNS_UDP_ANSWER;
 		h.ext_rcode = (uint8_t)(rcode >> 4);
 		h.edns_do = q->edns_do; /* RFC 3225 §3: DO is copied */
+		/* RFC 8914 §3: only in an OPT the client asked for with its own */
+		if (q->has_edns && ede_code >= 0 && ede_code <= 0xffff) {
+			h.ede_code = ede_code;
+			h.ede_text = ede_text;
+			h.ede_text_len =
+				ede_text ? strnlen(ede_text, 256) : 0; /* ours: short ASCII */
+		}
 	}
 	return dns_wire_write_head(&h, out, cap);
 }

@@ -79,7 +79,9 @@ static void check_config(const struct config *cfg)
 			CHECK(inet_pton(AF_INET, probes[i], &s4->sin_addr) == 1);
 		}
 		enum config_acl_action a = config_acl_check(cfg, (const struct sockaddr *)&ss);
-		CHECK(a == CONFIG_ACL_ALLOW || a == CONFIG_ACL_DENY || a == CONFIG_ACL_REFUSE);
+		CHECK(a == CONFIG_ACL_ALLOW || a == CONFIG_ACL_ALLOW_SNOOP ||
+		      a == CONFIG_ACL_ALLOW_SETRD || a == CONFIG_ACL_DENY ||
+		      a == CONFIG_ACL_REFUSE);
 	}
 }
 

@@ -107,12 +107,16 @@ struct resolver_stats {
 	atomic_uint_fast64_t tcp_write_pauses;
 	atomic_uint_fast64_t tcp_write_stall_closes;
 	atomic_uint_fast64_t tcp_partial_timeouts;
+	atomic_uint_fast64_t tcp_fd_exhausted; /* accept() out of descriptors: shed */
 	/* num-queries-per-thread (daemon/task.c): resolutions ended unanswered
 	 * to make room (jostled), new ones not started (dropped). */
 	atomic_uint_fast64_t tasks_jostled;
 	atomic_uint_fast64_t tasks_dropped;
 	atomic_uint_fast64_t replies_oversized; /* over RESOLVER_MAX_REPLY_RRS / _RRSET_RRS */
 	atomic_uint_fast64_t ns_fetches_capped; /* delegations that hit max_ns_fetches */
+	/* RD=0 queries REFUSED: access-control `allow` does not answer cache
+	 * snooping (daemon/task.c). */
+	atomic_uint_fast64_t refused_nonrecursive;
 };
 
 /* Shared, read-only configuration of all requests (borrowed). */

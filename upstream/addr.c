@@ -40,6 +40,9 @@ void upstream_opts_init(struct upstream_opts *opts)
 	opts->retry_budget_floor = 10;
 	opts->retry_budget_window_ms = 10000;
 	opts->client_share_percent = 25; /* issue 12: fair shares */
+	/* Unbound's libevent default: room for num-queries-per-thread (1024)
+	 * attempts with a hedge each and as many legs lingering. */
+	opts->outgoing_range = 4096;
 }
 
 /* The IPv4 rules, on an address in network byte order. */

@@ -300,6 +300,7 @@ struct upstream_stats {
 	_Atomic uint64_t breaker_opens, breaker_closes;
 	_Atomic uint64_t refused_breaker, refused_budget, refused_inflight;
 	_Atomic uint64_t refused_client_inflight, refused_client_budget;
+	_Atomic uint64_t outgoing_range_full, fd_exhausted;
 };
 #define UPSTREAM_COUNT(servers, field)                                                             \
 	atomic_fetch_add_explicit(&(servers)->stats.field, 1, memory_order_relaxed)
@@ -311,6 +312,9 @@ struct upstream_servers {
 	const struct psl_ctx_st *psl;
 	struct psl_ctx_st *psl_owned; /* freed with the table (NULL: builtin) */
 	struct upstream_stats stats;
+	/* uv_now (ms, CLOCK_MONOTONIC in every loop) of the last "out of
+	 * descriptors" warning: at most one a second for the process. */
+	_Atomic uint64_t fd_warned_ms;
 	struct upstream_budget budget;
 	struct upstream_server_slot slots[UPSTREAM_SERVERS_SLOTS];
 	_Atomic uint32_t zone_inflight[UPSTREAM_ZONE_SLOTS];
@@ -538,6 +542,7 @@ struct upstream {
 	const struct upstream_opts *opts;
 	struct upstream_servers *servers;
 	struct upstream_query *queries; /* every attempt not yet freed */
+	unsigned sockets;		/* legs' sockets open: outgoing-range counts these */
 	bool destroying;
 	/* One datagram at a time: libuv calls alloc and recv back to back, and
 	 * a response is only valid during the callback, so attempts share it. */
@@ -626,6 +631,10 @@ static inline const char *upstream_leg_proto(const struct upstream_leg *leg)
  * through upstream_leg_failed() and upstream_leg_answered().
  */
 int upstream_transport_start(struct upstream_leg *leg);
+
+/* upstream.c: a leg not sent because its worker's outgoing-range is full
+ * (reported as UPSTREAM_LIMITED). */
+#define UPSTREAM_E_RANGE (-1001)
 
 /* upstream.c: a leg failed (timeout, network error: `err` a UV_E* or 0). */
 void upstream_leg_failed(struct upstream_leg *leg, enum upstream_status status, int err,

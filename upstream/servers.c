@@ -323,6 +323,8 @@ void upstream_servers_counters(struct upstream_servers *servers, struct upstream
 		.refused_inflight = LOAD(refused_inflight),
 		.refused_client_inflight = LOAD(refused_client_inflight),
 		.refused_client_budget = LOAD(refused_client_budget),
+		.outgoing_range_full = LOAD(outgoing_range_full),
+		.fd_exhausted = LOAD(fd_exhausted),
 	};
 #undef LOAD
 }

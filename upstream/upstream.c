@@ -97,6 +97,7 @@ static void leg_close(struct upstream_leg *leg)
 	}
 	if (leg->sock_open) {
 		leg->sock_open = false;
+		leg->q->up->sockets--; /* uv_close() closes the descriptor now */
 		uv_close(&leg->sock.handle, on_leg_close);
 	}
 }
@@ -311,13 +312,36 @@ static void on_leg_timer(uv_timer_t *timer)
 	upstream_leg_failed(timer->data, UPSTREAM_TIMEOUT, 0, "timeout");
 }
 
+/* Out of descriptors: counted, and a warning at most once a second for the
+ * whole process (the first worker to swap the stamp logs). */
+static void note_fd_exhausted(struct upstream *up, int err)
+{
+	uint64_t now = uv_now(up->loop);
+	uint64_t last = atomic_load_explicit(&up->servers->fd_warned_ms, memory_order_relaxed);
+
+	UPSTREAM_COUNT(up->servers, fd_exhausted);
+	if ((last == 0 || now - last >= 1000) &&
+	    atomic_compare_exchange_strong_explicit(&up->servers->fd_warned_ms, &last, now,
+						    memory_order_relaxed, memory_order_relaxed))
+		log_warn(LOG_UPSTREAM, "out of file descriptors for upstream sockets: %s",
+			 uv_strerror(err));
+}
+
 /* Sends the leg: its timer, then its socket (transport.c). 0, or a
- * negative errno with the leg left for leg_abort() (nothing was sent). */
+ * negative errno with the leg left for leg_abort() (nothing was sent):
+ * UPSTREAM_E_RANGE when the worker's outgoing-range is full. */
 static int leg_start(struct upstream_leg *leg)
 {
 	struct upstream_query *q = leg->q;
+	struct upstream *up = q->up;
 	char str[UTIL_SOCKADDR_STRLEN];
 
+	if (up->opts->outgoing_range != 0 && up->sockets >= up->opts->outgoing_range) {
+		UPSTREAM_COUNT(up->servers, outgoing_range_full);
+		log_debug(LOG_UPSTREAM, "[%04x] %s: outgoing-range full (%u sockets)", leg->id,
+			  upstream_leg_proto(leg), up->sockets);
+		return UPSTREAM_E_RANGE;
+	}
 	int ret = uv_timer_init(q->up->loop, &leg->timer);
 	if (ret < 0) {
 		log_debug(LOG_UPSTREAM, "[%04x] %s %s: timer: %s", leg->id, upstream_leg_proto(leg),
@@ -331,6 +355,10 @@ static int leg_start(struct upstream_leg *leg)
 	q->handles++;
 
 	ret = upstream_transport_start(leg);
+	if (leg->sock_open)
+		up->sockets++; /* leg_close() gives it back, whatever happened */
+	if (ret == UV_EMFILE || ret == UV_ENFILE)
+		note_fd_exhausted(up, ret);
 	if (ret < 0)
 		return ret;
 	leg->state = UPSTREAM_LEG_ACTIVE;
@@ -439,9 +467,12 @@ static void query_send(struct upstream_query *q, const struct upstream_request *
 		uv_timer_start(&q->timer, on_query_timer, hedge->pick.delay_ms, 0);
 	}
 	leg->start_ms = q->start_ms;
-	if (leg_start(leg) < 0) {
+	int ret = leg_start(leg);
+	if (ret < 0) {
 		leg_abort(leg);
-		query_defer(q, UPSTREAM_NETERR);
+		/* A full outgoing-range is a local limit, like the in-flight
+		 * caps; a socket that cannot be had is a network error. */
+		query_defer(q, ret == UPSTREAM_E_RANGE ? UPSTREAM_LIMITED : UPSTREAM_NETERR);
 		return;
 	}
 	upstream_budget_record(&servers->budget, q->start_ms, up->opts->retry_budget_window_ms,

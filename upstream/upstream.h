@@ -67,6 +67,9 @@ struct upstream_opts {
 	 * once no more than one such share is left; below that it may take
 	 * more. 25; 0 = no shares. */
 	unsigned client_share_percent;
+	/* outgoing-range: upstream sockets open at once in one worker (4096;
+	 * 0 = no cap); at the cap an attempt reports UPSTREAM_LIMITED. */
+	unsigned outgoing_range;
 };
 
 enum upstream_status {
@@ -75,7 +78,7 @@ enum upstream_status {
 	UPSTREAM_NETERR,      /* send/connect failed, ICMP unreachable, TCP reset */
 	UPSTREAM_REFUSED,     /* no candidate allowed (family off, localhost, none given) */
 	UPSTREAM_UNREACHABLE, /* every allowed candidate's breaker is open for this zone */
-	UPSTREAM_LIMITED,     /* an in-flight cap or the retry budget said no */
+	UPSTREAM_LIMITED,     /* an in-flight cap, the retry budget or outgoing-range said no */
 };
 
 struct upstream_result {
@@ -193,6 +196,8 @@ struct upstream_counters {
 	uint64_t refused_breaker;	  /* UPSTREAM_UNREACHABLE answers */
 	uint64_t refused_budget;	  /* retries refused by the budget */
 	uint64_t refused_inflight;	  /* attempts refused by an in-flight cap */
+	uint64_t outgoing_range_full;	  /* legs not sent: the worker's outgoing-range was full */
+	uint64_t fd_exhausted;		  /* legs not sent: socket() said EMFILE or ENFILE */
 	uint64_t refused_client_inflight; /* a client prefix over its share of a busy zone */
 	uint64_t refused_client_budget;	  /* a client prefix over its share of a spent budget */
 };

@@ -25,6 +25,7 @@ netns_need_python 'dns.message, dns.query, pytest' \
 case "$RESOLVER" in
 holdfast)
 	netns_holdfast_bin
+	netns_holdfast_ctl
 	;;
 unbound)
 	netns_need_tools unbound

@@ -433,6 +433,19 @@ def test_acl_allowed_client():
         assert r.rcode() == dns.rcode.NOERROR, (source, describe(r))
 
 
+def test_acl_allow_refuses_cache_snooping():
+    """access-control `allow` answers recursive queries only: an RD=0 query
+    asks what is cached (cache snooping) and is REFUSED, over UDP and TCP,
+    whether the name is cached or not (Unbound does the same)."""
+    assert_answer(resolve("host.a.test."), {("host.a.test.", "A"): {"192.0.2.10"}})
+    for transport in (udp, tcp):
+        for name in ("host.a.test.", "never-asked.a.test."):
+            r = transport(make_query(name, "A", rd=False))
+            assert r.rcode() == dns.rcode.REFUSED, (name, describe(r))
+            assert not r.answer and not r.authority, describe(r)
+            assert not r.flags & dns.flags.RD
+
+
 def test_multiple_threads(resolver_mt):
     names = [("host.a.test.", "A", {"192.0.2.10"}), ("www.b.example.", "A", {"192.0.2.40"}),
              ("host.b.test.", "A", {"192.0.2.20"}), ("www.glueless.test.", "A", {"192.0.2.60"}),

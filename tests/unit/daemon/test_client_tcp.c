@@ -6,8 +6,10 @@
  * (ASan sees any use after free or leak). Then what a client may spend
  * (issue 12): a client that never reads stops being read from and is
  * closed, a slowloris is closed, partial bytes do not extend the idle
- * timeout, the per-address cap, the ACL at accept, the pipelining cap
- * within one read.
+ * timeout, the per-address cap (for the whole process: two workers'
+ * servers share its table), the ACL at accept, the pipelining cap within
+ * one read, and a client that never reads answers queued below the
+ * write-queue cap.
  *
  * Real loopback TCP on a real uv loop; task.c is replaced by this file's
  * task_handle_query() (a link seam) that keeps every client it is handed,
@@ -78,8 +80,15 @@ struct fixture {
 	struct client_tcp_server srv;
 	struct config cfg; /* the ACL: default, localhost allowed */
 	struct resolver_stats stats;
+	struct client_tcp_addrs *addrs; /* per address, shared by every server */
 	struct sockaddr_in addr;
 	int fd; /* the client side: a plain socket */
+	/* A second worker's server and listener on the same loop and table
+	 * (started by the tests that need one). */
+	uv_tcp_t listener2;
+	struct client_tcp_server srv2;
+	struct sockaddr_in addr2;
+	bool two;
 };
 
 static int setup(void **state)
@@ -89,9 +98,12 @@ static int setup(void **state)
 	memset(&got, 0, sizeof(got));
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	config_defaults(&f->cfg);
+	f->addrs = client_tcp_addrs_create();
+	assert_non_null(f->addrs);
 	struct client_tcp_opts opts = {
 		.max_conns = 4,
 		.max_conns_per_addr = 0,
+		.addrs = f->addrs,
 		.idle_timeout_ms = IDLE_MS,
 		.acl = &f->cfg,
 		.stats = &f->stats,
@@ -115,12 +127,24 @@ static int teardown(void **state)
 	if (f->fd >= 0)
 		close(f->fd);
 	client_tcp_close_all(&f->srv);
+	client_tcp_server_deinit(&f->srv);
 	uv_close((uv_handle_t *)&f->listener, NULL);
+	if (f->two) {
+		client_tcp_close_all(&f->srv2);
+		client_tcp_server_deinit(&f->srv2);
+		uv_close((uv_handle_t *)&f->listener2, NULL);
+	}
 	for (unsigned i = got.released; i < got.n && !got.answer_len; i++)
 		client_release(&got.clients[i]); /* the tests release in order */
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(f->srv.nconns, 0);
 	assert_null(f->srv.conns);
+	assert_int_equal(f->srv2.nconns, 0);
+	/* Every unit taken in the per-address table was given back. */
+	struct sockaddr_storage lo = {.ss_family = AF_INET};
+	((struct sockaddr_in *)&lo)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(client_tcp_addrs_count(f->addrs, &lo), 0);
+	client_tcp_addrs_destroy(f->addrs);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	free(f);
 	return 0;
@@ -479,6 +503,154 @@ static void test_denied_address_closed_at_accept(void **state)
 	release(0);
 }
 
+/* Starts a second server (another worker's) sharing the table, on its own
+ * listener: same loop, so the test drives both. */
+static void start_second_server(struct fixture *f)
+{
+	client_tcp_server_init(&f->srv2, &f->loop, (struct task_env *)f, &f->srv.opts);
+	assert_int_equal(uv_tcp_init(&f->loop, &f->listener2), 0);
+	f->listener2.data = &f->srv2;
+	struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(uv_tcp_bind(&f->listener2, (const struct sockaddr *)&any, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&f->listener2, 16, client_tcp_on_connection), 0);
+	int len = sizeof(f->addr2);
+	assert_int_equal(uv_tcp_getsockname(&f->listener2, (struct sockaddr *)&f->addr2, &len), 0);
+	f->two = true;
+}
+
+static int connect_to(struct fixture *f, const struct sockaddr_in *to)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)to, sizeof(*to)), 0);
+	run_for(f, 100, NULL, 0);
+	return fd;
+}
+
+/*
+ * tcp-connections-per-address holds for the process, not per worker: with
+ * a cap of 2, one connection to each of two workers' servers, then a third
+ * to either is closed; closing one frees its unit for the other worker.
+ * Before: each worker counted its own list, so N workers let one address
+ * have N times the cap.
+ */
+static void test_per_address_cap_is_process_wide(void **state)
+{
+	struct fixture *f = *state;
+	f->srv.opts.max_conns_per_addr = 2;
+	f->srv.opts.idle_timeout_ms = 10000; /* not the idle rule closing them */
+	start_second_server(f);
+	int a = connect_to(f, &f->addr);
+	int b = connect_to(f, &f->addr2);
+	assert_int_equal(f->srv.nconns + f->srv2.nconns, 2);
+	int c = connect_to(f, &f->addr);
+	int d = connect_to(f, &f->addr2);
+	assert_true(closed_by_server(f, c, 200));
+	assert_true(closed_by_server(f, d, 200));
+	assert_false(closed_by_server(f, a, 20));
+	assert_false(closed_by_server(f, b, 20));
+	assert_int_equal(STAT(f, tcp_refused_per_addr), 2);
+	/* One goes away: the other worker may take one again. */
+	close(a);
+	run_for(f, 100, NULL, 0);
+	int e = connect_to(f, &f->addr2);
+	assert_false(closed_by_server(f, e, 50));
+	assert_int_equal(f->srv2.nconns, 2);
+	assert_int_equal(STAT(f, tcp_refused_per_addr), 2);
+	close(b);
+	close(c);
+	close(d);
+	close(e);
+}
+
+/* The shared table on its own: the cap per address, the port ignored,
+ * another address apart (unless its slot collides: then stricter, never
+ * looser), and every put giving its unit back. */
+static void test_per_address_table_caps_and_gives_back(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_storage a = {.ss_family = AF_INET}, b = {.ss_family = AF_INET6};
+	((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
+	((struct sockaddr_in6 *)&b)->sin6_addr.s6_addr[0] = 0x20;
+	unsigned slots[4];
+	for (unsigned i = 0; i < 3; i++) {
+		((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)(1000 + i));
+		assert_true(client_tcp_addrs_take(f->addrs, &a, 3, &slots[i]));
+	}
+	assert_false(client_tcp_addrs_take(f->addrs, &a, 3, &slots[3]));
+	assert_int_equal(client_tcp_addrs_count(f->addrs, &a), 3);
+	unsigned sb;
+	bool collides = client_tcp_addrs_count(f->addrs, &b) != 0;
+	assert_true(client_tcp_addrs_take(f->addrs, &b, 3, &sb) != collides);
+	if (!collides)
+		client_tcp_addrs_put(f->addrs, sb);
+	for (unsigned i = 0; i < 3; i++)
+		client_tcp_addrs_put(f->addrs, slots[i]);
+	assert_int_equal(client_tcp_addrs_count(f->addrs, &a), 0);
+	assert_true(client_tcp_addrs_take(f->addrs, &a, 1, &slots[0]));
+	client_tcp_addrs_put(f->addrs, slots[0]);
+}
+
+/* The server side of the client socket `fd` (found by its peer address). */
+static int server_fd_of(int fd)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	for (int s = 0; s < 1024; s++) {
+		struct sockaddr_in peer;
+		len = sizeof(peer);
+		if (s == fd || getpeername(s, (struct sockaddr *)&peer, &len) != 0 ||
+		    peer.sin_family != AF_INET)
+			continue;
+		if (peer.sin_port == me.sin_port && peer.sin_addr.s_addr == me.sin_addr.s_addr)
+			return s;
+	}
+	return -1;
+}
+
+/*
+ * A client that never reads, with answers queued in libuv below the
+ * write-queue cap (reading never pauses): still closed once none has left
+ * for the idle timeout. Small socket buffers on both sides, four answers of
+ * 8000 octets (32000 in all, under the 32 KiB cap): the kernel takes the
+ * first (one write may go whole into a loopback buffer), the rest waits in
+ * libuv and never leaves. Before: only a queue over the cap was closed and
+ * the idle rule waits for pending writes, so this connection stayed open.
+ */
+static void test_client_that_never_reads_below_the_cap_is_closed(void **state)
+{
+	struct fixture *f = *state;
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->fd >= 0);
+	int small = 4096;
+	assert_int_equal(setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	assert_int_equal(connect(f->fd, (const struct sockaddr *)&f->addr, sizeof(f->addr)), 0);
+	run_for(f, 1000, &f->srv.nconns, 1);
+	assert_int_equal(f->srv.nconns, 1);
+	int sfd = server_fd_of(f->fd);
+	assert_true(sfd >= 0);
+	assert_int_equal(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	client_send_queries(f, 1, 4);
+	run_for(f, 1000, &got.n, 4);
+	assert_int_equal(got.n, 4);
+	static uint8_t answer[8000];
+	for (unsigned i = 0; i < 4; i++) {
+		client_send(&got.clients[i], answer, sizeof(answer));
+		release(i); /* answered: nothing owed but the writes */
+	}
+	/* Watched from the server's side: reading on the client would let
+	 * the answers leave. */
+	uint64_t end = now_ms() + (uint64_t)10 * IDLE_MS;
+	while (f->srv.nconns > 0 && now_ms() < end) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(f->srv.nconns, 0);
+	assert_int_equal(STAT(f, tcp_write_pauses), 0); /* below the cap all along */
+	assert_int_equal(STAT(f, tcp_write_stall_closes), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +674,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_denied_address_closed_at_accept, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_per_address_cap_is_process_wide, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_per_address_table_caps_and_gives_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_that_never_reads_below_the_cap_is_closed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

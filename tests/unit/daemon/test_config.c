@@ -142,6 +142,7 @@ static void test_every_key(void **state)
 				    "tcp-idle-timeout: 3000\n"
 				    "incoming-num-tcp: 100\n"
 				    "tcp-connections-per-address: 4\n"
+				    "outgoing-range: 512\n"
 				    "num-queries-per-thread: 300\n"
 				    "jostle-timeout: 50\n"
 				    "upstream-client-share: 10\n"
@@ -171,6 +172,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.tcp_idle_timeout_ms, 3000);
 	assert_int_equal(cfg.tcp_max_connections, 100);
 	assert_int_equal(cfg.tcp_per_address, 4);
+	assert_int_equal(cfg.outgoing_range, 512);
 	assert_int_equal(cfg.queries_per_thread, 300);
 	assert_int_equal(cfg.jostle_timeout_ms, 50);
 	assert_int_equal(cfg.client_share_percent, 10);
@@ -211,6 +213,30 @@ static void test_aliases_and_sizes(void **state)
 	expect_error("cache-size: 8x\n", 1, "bad size '8x'");
 	expect_error("cache-size: 0\n", 1, "out of range");
 	expect_error("cache-size: 99999999999999999999g\n", 1, "cache-size");
+}
+
+/* so-rcvbuf / so-sndbuf (issue 12): Unbound's names and size syntax, 0 =
+ * the kernel's default; holdfast's receive default is 4m; above 1g (the
+ * kernel takes an int and doubles it) is refused. */
+static void test_socket_buffers(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.so_rcvbuf, 4u << 20);
+	assert_int_equal(cfg.so_sndbuf, 0);
+	assert_int_equal(load(&cfg, "so-rcvbuf: 8m\nso-sndbuf: 256k\n"), 0);
+	assert_int_equal(cfg.so_rcvbuf, 8u << 20);
+	assert_int_equal(cfg.so_sndbuf, 256u << 10);
+	assert_int_equal(load(&cfg, "so-rcvbuf: 0\nso-sndbuf: 1g\n"), 0);
+	assert_int_equal(cfg.so_rcvbuf, 0);
+	assert_int_equal(cfg.so_sndbuf, 1u << 30);
+	assert_int_equal(load(&cfg, "so-rcvbuf: 212992\n"), 0);
+	assert_int_equal(cfg.so_rcvbuf, 212992);
+	expect_error("so-rcvbuf: 2g\n", 1, "out of range");
+	expect_error("so-sndbuf: 1073741825\n", 1, "out of range");
+	expect_error("so-rcvbuf: 4x\n", 1, "bad size '4x'");
+	expect_error("so-sndbuf: -1\n", 1, "bad size '-1'");
 }
 
 static void test_quotes_and_comments(void **state)
@@ -405,9 +431,10 @@ static void test_acl(void **state)
 				    "access-control: 2001:db8::/32 allow_snoop\n"
 				    "access-control: 2001:db8:bad::/48 deny_non_local\n"
 				    "access-control: 192.168.1.77/24 refuse_non_local\n"
-				    "access-control: 172.16.0.0/12 allow\n"),
+				    "access-control: 172.16.0.0/12 allow\n"
+				    "access-control: 10.2.0.0/16 allow_setrd\n"),
 			 0);
-	assert_int_equal(cfg.nacl, 8);
+	assert_int_equal(cfg.nacl, 9);
 	/* the default localhost entries are gone */
 	assert_int_equal(acl(&cfg, "127.0.0.1"), CONFIG_ACL_REFUSE);
 	assert_int_equal(acl(&cfg, "::1"), CONFIG_ACL_REFUSE);
@@ -419,7 +446,8 @@ static void test_acl(void **state)
 	assert_int_equal(acl(&cfg, "11.0.0.1"), CONFIG_ACL_REFUSE);
 	assert_int_equal(acl(&cfg, "172.31.255.255"), CONFIG_ACL_ALLOW);
 	assert_int_equal(acl(&cfg, "172.32.0.0"), CONFIG_ACL_REFUSE);
-	assert_int_equal(acl(&cfg, "2001:db8::1"), CONFIG_ACL_ALLOW);
+	assert_int_equal(acl(&cfg, "2001:db8::1"), CONFIG_ACL_ALLOW_SNOOP);
+	assert_int_equal(acl(&cfg, "10.2.3.4"), CONFIG_ACL_ALLOW_SETRD);
 	assert_int_equal(acl(&cfg, "2001:db8:bad::1"), CONFIG_ACL_DENY);
 	assert_int_equal(acl(&cfg, "2001:db9::1"), CONFIG_ACL_REFUSE);
 	/* host bits of the network are cleared */
@@ -497,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_aliases_and_sizes),
+		cmocka_unit_test(test_socket_buffers),
 		cmocka_unit_test(test_quotes_and_comments),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_syntax_errors),

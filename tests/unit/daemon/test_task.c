@@ -319,13 +319,15 @@ static void fake_done(struct fake_client *fc)
 struct qopts {
 	uint16_t id;
 	bool edns, do_bit, cd;
+	bool no_rd; /* RD=0: a non-recursive query */
 };
 
 static void ask(struct task_env *env, struct fake_client *fc, const char *name, uint16_t qtype,
 		struct qopts o)
 {
 	struct msg m;
-	msg_header(&m, o.id, FLAG_RD | (o.cd ? FLAG_CD : 0), 1, 0, 0, o.edns ? 1 : 0);
+	msg_header(&m, o.id, (o.no_rd ? 0 : FLAG_RD) | (o.cd ? FLAG_CD : 0), 1, 0, 0,
+		   o.edns ? 1 : 0);
 	msg_question(&m, name, qtype, LDNS_RR_CLASS_IN);
 	if (o.edns)
 		msg_opt(&m, 1232, 0, 0, o.do_bit, NULL, 0);
@@ -519,6 +521,71 @@ static void test_error_answers_hold_nothing(void **state)
 	ldns_pkt_free(pkt);
 	assert_int_equal(c->max_holds, 0);
 	assert_int_equal(up.started, 0);
+	fake_done(c);
+}
+
+/* Sets the action of the default access-control entry for 127.0.0.0/8. */
+static void acl_localhost(struct fixture *f, enum config_acl_action action)
+{
+	struct sockaddr_in *net = (struct sockaddr_in *)&f->ctx.cfg.acl[0].net;
+	assert_int_equal(net->sin_family, AF_INET);
+	assert_int_equal(f->ctx.cfg.acl[0].prefix, 8);
+	f->ctx.cfg.acl[0].action = action;
+}
+
+/* Cache snooping: under `allow`, an RD=0 query is REFUSED before anything
+ * is looked up, on the resolver path and on the answer-cache fast path. */
+static void test_nonrecursive_refused_under_allow(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_client *c = fake_new();
+
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 1, .no_rd = true});
+	assert_int_equal(c->sent, 1);
+	ldns_pkt *pkt = sent_pkt(c, 0);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_REFUSED);
+	assert_int_equal(ldns_pkt_ancount(pkt), 0);
+	ldns_pkt_free(pkt);
+	assert_int_equal(up.started, 0);
+
+	/* Cached now (and in the fast path): RD=0 still learns nothing. */
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 2});
+	drive(false);
+	assert_answer(c, 1, 2, WWW_FRESH, -1);
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 3, .no_rd = true});
+	assert_int_equal(c->sent, 3);
+	pkt = sent_pkt(c, 2);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_REFUSED);
+	assert_int_equal(ldns_pkt_ancount(pkt), 0);
+	ldns_pkt_free(pkt);
+	assert_int_equal(atomic_load(&f->ctx.stats.refused_nonrecursive), 2);
+	fake_done(c);
+}
+
+/* allow_snoop answers RD=0 (RD=0 echoed); allow_setrd answers it as a
+ * recursive query (RD=1 in the answer). */
+static void test_nonrecursive_allow_snoop_and_setrd(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_client *c = fake_new();
+
+	acl_localhost(f, CONFIG_ACL_ALLOW_SNOOP);
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 4, .no_rd = true});
+	drive(false);
+	assert_int_equal(c->sent, 1);
+	assert_answer(c, 0, 4, WWW_FRESH, -1);
+	ldns_pkt *pkt = sent_pkt(c, 0);
+	assert_false(ldns_pkt_rd(pkt));
+	ldns_pkt_free(pkt);
+
+	acl_localhost(f, CONFIG_ACL_ALLOW_SETRD);
+	ask(&f->env, c, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 5, .no_rd = true});
+	assert_int_equal(c->sent, 2);
+	assert_answer(c, 1, 5, WWW_FRESH, -1);
+	pkt = sent_pkt(c, 1);
+	assert_true(ldns_pkt_rd(pkt));
+	ldns_pkt_free(pkt);
+	assert_int_equal(atomic_load(&f->ctx.stats.refused_nonrecursive), 0);
 	fake_done(c);
 }
 
@@ -835,41 +902,108 @@ static void test_hold_counts_answers_owed(void **state)
 
 /* ---- num-queries-per-thread (issue 12) ----------------------------------- */
 
-/* At the cap a new query is dropped while the oldest resolution is young,
- * and the oldest is jostled out (unanswered, its attempt cancelled, its
- * hold released) once it has waited more than jostle-timeout. Before:
- * nothing bounded the tasks of a worker. */
-static void test_queries_per_thread_drops_then_jostles(void **state)
+/* A shed or jostled client's answer: SERVFAIL in its own ID, with EDE 0
+ * and TASK_SHED_TEXT when it asked with EDNS, no OPT when it did not. */
+static void assert_shed(const struct fake_client *fc, unsigned i, uint16_t id, bool edns)
+{
+	ldns_pkt *pkt = sent_pkt(fc, i);
+	assert_int_equal(ldns_pkt_id(pkt), id);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(ldns_pkt_qdcount(pkt), 1);
+	if (edns) {
+		assert_int_equal(pkt_ede(pkt), 0);
+		const ldns_rdf *opts = ldns_pkt_edns_data(pkt);
+		size_t n = strlen(TASK_SHED_TEXT);
+		/* the one option: code 15, length, INFO-CODE, EXTRA-TEXT */
+		assert_int_equal(ldns_rdf_size(opts), 4 + 2 + n);
+		assert_memory_equal(ldns_rdf_data(opts) + 6, TASK_SHED_TEXT, n);
+	} else {
+		assert_false(ldns_pkt_edns(pkt));
+	}
+	ldns_pkt_free(pkt);
+}
+
+/* At the cap a new query is shed while the oldest resolution is young:
+ * answered SERVFAIL + EDE 0 at once, holding nothing; once the oldest has
+ * waited more than jostle-timeout it is jostled out: its attempt
+ * cancelled, its client and its waiter answered SERVFAIL + EDE 0. Before
+ * (issue 12): both were dropped without an answer and their clients left
+ * to time out. */
+static void test_queries_per_thread_sheds_then_jostles(void **state)
 {
 	struct fixture *f = *state;
-	struct fake_client *a = fake_new(), *b = fake_new(), *c = fake_new();
+	struct fake_client *a = fake_new(), *a2 = fake_new(), *b = fake_new(), *c = fake_new(),
+			   *d = fake_new();
 
 	f->ctx.cfg.queries_per_thread = 2;
 	f->ctx.cfg.jostle_timeout_ms = 50;
-	ask(&f->env, a, "a.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 1});
+	ask(&f->env, a, "a.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 1, .edns = true});
+	ask(&f->env, a2, "a.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 11, .edns = true});
 	ask(&f->env, b, "b.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 2});
 	assert_int_equal(f->env.ntasks, 2);
-	/* Full, and the oldest is young: the newest is dropped. */
-	ask(&f->env, c, "c.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 3});
+	/* Full, and the oldest is young: the newest is shed, with EDNS ... */
+	ask(&f->env, c, "c.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 3, .edns = true});
 	assert_int_equal(f->env.ntasks, 2);
-	assert_int_equal(c->holds + c->sent, 0);
-	assert_int_equal(f->ctx.stats.tasks_dropped, 1);
-	/* The oldest has waited past jostle-timeout: it makes room. */
+	assert_int_equal(c->sent, 1);
+	assert_int_equal(c->holds, 0);
+	assert_shed(c, 0, 3, true);
+	/* ... and without: plain SERVFAIL. */
+	ask(&f->env, d, "d.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 5});
+	assert_int_equal(d->sent, 1);
+	assert_int_equal(d->holds, 0);
+	assert_shed(d, 0, 5, false);
+	assert_int_equal(f->ctx.stats.tasks_dropped, 2);
+	assert_int_equal(up.cancelled, 0);
+	/* The oldest has waited past jostle-timeout: it makes room, and its
+	 * client and waiter are told. */
 	usleep(60 * 1000);
 	uv_update_time(&f->loop);
-	ask(&f->env, c, "c.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 4});
+	ask(&f->env, c, "c.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 4, .edns = true});
 	assert_int_equal(f->env.ntasks, 2);
 	assert_int_equal(f->ctx.stats.tasks_jostled, 1);
-	assert_int_equal(a->holds + a->sent, 0);
 	assert_int_equal(up.cancelled, 1);
+	assert_int_equal(a->sent, 1);
+	assert_int_equal(a->holds, 0);
+	assert_shed(a, 0, 1, true);
+	assert_int_equal(a2->sent, 1);
+	assert_int_equal(a2->holds, 0);
+	assert_shed(a2, 0, 11, true);
 	assert_int_equal(c->holds, 1);
 	drive(false);
-	assert_int_equal(a->sent, 0);
+	assert_int_equal(a->sent, 1);
 	assert_int_equal(b->sent, 1);
-	assert_int_equal(c->sent, 1);
+	assert_int_equal(c->sent, 2);
 	fake_done(a);
+	fake_done(a2);
 	fake_done(b);
 	fake_done(c);
+	fake_done(d);
+}
+
+/* A jostled resolution whose question has stale data in the cache answers
+ * its client from it (RFC 8767, EDE 3) rather than SERVFAIL: the client
+ * timer had not fired yet. Before: the client got nothing. */
+static void test_jostled_answers_stale_data(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_client *a = fake_new(), *b = fake_new();
+
+	cache_stale_www(f, 600);
+	f->ctx.cfg.queries_per_thread = 1;
+	f->ctx.cfg.jostle_timeout_ms = 50;
+	ask(&f->env, a, "www.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 1, .edns = true});
+	assert_int_equal(a->sent, 0);
+	usleep(60 * 1000);
+	uv_update_time(&f->loop);
+	ask(&f->env, b, "b.example.com", LDNS_RR_TYPE_A, (struct qopts){.id = 2, .edns = true});
+	assert_int_equal(f->ctx.stats.tasks_jostled, 1);
+	assert_int_equal(a->sent, 1);
+	assert_int_equal(a->holds, 0);
+	assert_answer(a, 0, 1, WWW_STALE, EDE_STALE);
+	drive(false);
+	assert_int_equal(b->sent, 1);
+	fake_done(a);
+	fake_done(b);
 }
 
 int main(void)
@@ -878,6 +1012,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_resolves_and_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_answers_hold_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonrecursive_refused_under_allow, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nonrecursive_allow_snoop_and_setrd, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_identical_questions_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_different_questions_do_not_join, setup,
 						teardown),
@@ -893,8 +1031,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_leader_gone_waiters_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_releases_every_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_counts_answers_owed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queries_per_thread_drops_then_jostles, setup,
+		cmocka_unit_test_setup_teardown(test_queries_per_thread_sheds_then_jostles, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_jostled_answers_stale_data, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

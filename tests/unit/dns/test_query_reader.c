@@ -632,6 +632,48 @@ static void test_write_refused_plain(void **state)
 	ldns_pkt_free(pkt);
 }
 
+/* dns_write_error_ede (issue 12, shedding): the EDE option (code 15:
+ * INFO-CODE, EXTRA-TEXT) only inside the OPT of a client that sent EDNS;
+ * without EDNS, or with code -1, the same bytes as dns_write_error. */
+static void test_write_error_ede(void **state)
+{
+	static const char text[] = "overloaded";
+	static const uint8_t want_opt[] = {0,	15,  0,	  12,  0,   0,	 'o', 'v',
+					   'e', 'r', 'l', 'o', 'a', 'd', 'e', 'd'};
+	struct msg m;
+	struct dns_query_view q;
+	uint8_t a[512], b[512];
+	ldns_pkt *pkt = NULL;
+	int n, n0;
+
+	build_edns_query(&m);
+	assert_int_equal(read_msg(&m, &q), DNS_READ_OK);
+	n = dns_write_error_ede(&q, DNS_RCODE_SERVFAIL, 0, text, a, sizeof(a));
+	n0 = dns_write_error(&q, DNS_RCODE_SERVFAIL, b, sizeof(b));
+	assert_int_equal(n, n0 + (int)sizeof(want_opt));
+	assert_int_equal(ldns_wire2pkt(&pkt, a, (size_t)n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_get_rcode(pkt), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(ldns_pkt_id(pkt), 0xbeef);
+	assert_int_equal(ldns_rdf_size(ldns_pkt_edns_data(pkt)), sizeof(want_opt));
+	assert_memory_equal(ldns_rdf_data(ldns_pkt_edns_data(pkt)), want_opt, sizeof(want_opt));
+	ldns_pkt_free(pkt);
+	/* no code: dns_write_error's bytes */
+	assert_int_equal(dns_write_error_ede(&q, DNS_RCODE_SERVFAIL, -1, text, a, sizeof(a)), n0);
+	assert_memory_equal(a, b, (size_t)n0);
+	/* never overrun */
+	assert_int_equal(dns_write_error_ede(&q, DNS_RCODE_SERVFAIL, 0, text, a, (size_t)n - 1),
+			 -ENOSPC);
+
+	/* without EDNS: no OPT, so no EDE */
+	msg_header(&m, 9, 0x0100, 1, 0, 0, 0);
+	msg_question(&m, "example.net", T_A, C_IN);
+	assert_int_equal(read_msg(&m, &q), DNS_READ_OK);
+	n = dns_write_error_ede(&q, DNS_RCODE_SERVFAIL, 0, text, a, sizeof(a));
+	assert_int_equal(n, (int)m.len);
+	assert_int_equal(dns_write_error(&q, DNS_RCODE_SERVFAIL, b, sizeof(b)), n);
+	assert_memory_equal(a, b, (size_t)n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_write_notimp),
 		cmocka_unit_test(test_write_badvers),
 		cmocka_unit_test(test_write_refused_plain),
+		cmocka_unit_test(test_write_error_ede),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

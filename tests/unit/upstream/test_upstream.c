@@ -4,7 +4,8 @@
  * (REFUSED, UNREACHABLE, LIMITED) never from inside the call, cancel and
  * destroy silencing the callback (and, with uv_loop_close, every handle
  * closed), re-entrant callbacks, hedges and lingering legs, breakers and
- * their probe, the budget and the in-flight caps end to end. The choice
+ * their probe, the budget, the in-flight caps and outgoing-range end to
+ * end, socket() out of descriptors. The choice
  * itself is tested without a loop in test_select.c. Run under ASan for
  * the leak side.
  */
@@ -17,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "harness.h"
 #include "util/log.h"
@@ -485,6 +487,74 @@ static void test_cancel_gives_back(void **state)
 	ldns_rdf_deep_free(zone);
 }
 
+/* outgoing-range: at most that many leg sockets open in one worker; the
+ * attempt beyond reports LIMITED at once, counted, with nothing sent, and
+ * the sockets come back when the legs end. Before: no cap (a socket per
+ * attempt, as many as the descriptors allowed). */
+static void test_outgoing_range_caps_sockets(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_SILENT);
+	e->opts.outgoing_range = 2;
+	e->stop_after = 100;
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	struct upstream_request req = zone_request(e, &e->fake.udp_addr, 1, zone, NULL);
+
+	start_req(e, &req);
+	start_req(e, &req);
+	start_req(e, &req); /* no socket left */
+	run_until(e, 3);
+	int limited = 0, timeout = 0;
+	for (int i = 0; i < 3; i++) {
+		limited += e->results[i].status == UPSTREAM_LIMITED;
+		timeout += e->results[i].status == UPSTREAM_TIMEOUT;
+	}
+	assert_int_equal(limited, 1);
+	assert_int_equal(timeout, 2);
+	assert_int_equal(e->results[0].status, UPSTREAM_LIMITED); /* reported first, at once */
+	assert_int_equal(e->fake.queries, 2);
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.outgoing_range_full, 1);
+	/* Both sockets were given back: two go out again. */
+	start_req(e, &req);
+	start_req(e, &req);
+	run_until(e, 5);
+	assert_int_equal(e->results[3].status, UPSTREAM_TIMEOUT);
+	assert_int_equal(e->results[4].status, UPSTREAM_TIMEOUT);
+	assert_int_equal(e->fake.queries, 4);
+	ldns_rdf_deep_free(zone);
+}
+
+/* socket() out of descriptors (the soft RLIMIT_NOFILE lowered to 3: no new
+ * descriptor at all): the attempt is a NETERR, counted as fd_exhausted,
+ * nothing sent, no crash; with the limit back the next one goes out. */
+static void test_out_of_descriptors_is_a_neterr(void **state)
+{
+	struct env *e = *state;
+	fake_start(&e->fake, &e->loop, FAKE_SILENT);
+	e->stop_after = 100;
+	ldns_rdf *zone = ldns_dname_new_frm_str("example.com.");
+	struct upstream_request req = zone_request(e, &e->fake.udp_addr, 1, zone, NULL);
+	struct rlimit rl, none;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	none = (struct rlimit){.rlim_cur = 3, .rlim_max = rl.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	start_req(e, &req);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	run_until(e, 1);
+	assert_int_equal(e->results[0].status, UPSTREAM_NETERR);
+	assert_int_equal(e->fake.queries, 0);
+	struct upstream_counters cnt;
+	upstream_servers_counters(e->servers, &cnt);
+	assert_int_equal(cnt.fd_exhausted, 1);
+	start_req(e, &req);
+	run_until(e, 2);
+	assert_int_equal(e->results[1].status, UPSTREAM_TIMEOUT);
+	assert_int_equal(e->fake.queries, 1);
+	ldns_rdf_deep_free(zone);
+}
+
 static void test_selection_breakers_and_avoid(void **state)
 {
 	struct env *e = *state;
@@ -574,6 +644,8 @@ int main(void)
 		T(test_inflight_caps),
 		T(test_cancel_gives_back),
 		T(test_selection_breakers_and_avoid),
+		T(test_outgoing_range_caps_sockets),
+		T(test_out_of_descriptors_is_a_neterr),
 	};
 #undef T
 	/* As in the daemon: a peer that went away is an error code, not a
