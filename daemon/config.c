@@ -296,6 +296,7 @@ void config_defaults(struct config *cfg)
 	cfg->use_caps_for_id = up.use_caps_for_id;
 	cfg->unwanted_reply_threshold = up.unwanted_reply_threshold;
 	cfg->edns_buffer_size = up.edns_buffer_size;
+	cfg->client_share_percent = up.client_share_percent;
 	cfg->outgoing_range = up.outgoing_range;
 	cfg->outgoing4 = up.source4;
 	cfg->outgoing6 = up.source6;
@@ -699,6 +700,7 @@ static const struct key_def keys[] = {
 	KEY_PLAIN("outgoing-range", KEY_UNSIGNED, outgoing_range, 1, 65535),
 	KEY_PLAIN("num-queries-per-thread", KEY_UNSIGNED, queries_per_thread, 1, 1000000),
 	KEY_PLAIN("jostle-timeout", KEY_UNSIGNED, jostle_timeout_ms, 0, 60000),
+	KEY_PLAIN("upstream-client-share", KEY_UNSIGNED, client_share_percent, 0, 50),
 	KEY_CALL("so-rcvbuf", key_sockbuf),
 	KEY_CALL("so-sndbuf", key_sockbuf),
 	KEY_CALL("access-control", key_access_control),

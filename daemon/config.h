@@ -70,6 +70,9 @@ struct config {
 	unsigned outgoing_range;  /* outgoing-range: upstream sockets per worker (4096) */
 	uint32_t so_rcvbuf;	  /* so-rcvbuf: client UDP sockets, bytes (4m; 0 = kernel's) */
 	uint32_t so_sndbuf;	  /* so-sndbuf: client UDP sockets, bytes (0 = kernel's) */
+	/* upstream-client-share: % of a zone's in-flight cap and of the retry
+	 * budget a client /24 or /56 keeps once contended (25; 0 = off) */
+	unsigned client_share_percent;
 
 	/* access control; longest prefix wins; default: only localhost allowed */
 	struct config_acl acl[CONFIG_MAX_ACL];

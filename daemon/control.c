@@ -134,6 +134,8 @@ static void cmd_stats(struct daemon_ctx *ctx, struct text *out)
 		{"upstream.unwanted", uc.unwanted},
 		{"upstream.unwanted_tcp_switches", uc.unwanted_tcp_switches},
 		{"upstream.unwanted_tcp_queries", uc.unwanted_tcp_queries},
+		{"upstream.refused_client_inflight", uc.refused_client_inflight},
+		{"upstream.refused_client_budget", uc.refused_client_budget},
 		{"upstream.outgoing_range_full", uc.outgoing_range_full},
 		{"upstream.fd_exhausted", uc.fd_exhausted},
 	};

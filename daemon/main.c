@@ -265,6 +265,7 @@ static int build_ctx(struct daemon_ctx *ctx, const struct flags *f)
 	ctx->upstream_opts.unwanted_reply_threshold = cfg->unwanted_reply_threshold;
 	ctx->upstream_opts.source4 = cfg->outgoing4;
 	ctx->upstream_opts.source6 = cfg->outgoing6;
+	ctx->upstream_opts.client_share_percent = cfg->client_share_percent;
 
 	resolver_opts_init(&ctx->resolver_opts);
 	ctx->resolver_opts.qname_minimisation = cfg->qname_minimisation;

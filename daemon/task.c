@@ -328,6 +328,8 @@ static bool task_step(struct task *t)
 			.retry = send.retry,
 			.rd = send.rd,
 			.probe_only = send.probe_only,
+			/* Its prefix's fair share upstream; waiters share it. */
+			.client = (const struct sockaddr *)&t->client.peer,
 		};
 		if (upstream_query_start(env->upstream, &ur, on_upstream, t, &t->upq) == 0)
 			return true;

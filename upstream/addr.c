@@ -46,6 +46,7 @@ void upstream_opts_init(struct upstream_opts *opts)
 	 * a minute is an attack or a broken path, never normal traffic, and
 	 * still far below the thousands of replies a blind spoof needs. */
 	opts->unwanted_reply_threshold = 10;
+	opts->client_share_percent = 25; /* issue 12: fair shares */
 	/* Unbound's libevent default: room for num-queries-per-thread (1024)
 	 * attempts with a hedge each and as many legs lingering. */
 	opts->outgoing_range = 4096;

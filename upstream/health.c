@@ -17,7 +17,8 @@
  * Sharing across workers, no lock on the query path:
  *  - an entry's whole breaker state is one 64-bit atomic word, changed by
  *    CAS loops; so "take the probe" is won by exactly one worker;
- *  - in-flight counts (per entry, and per zone in a second small table)
+ *  - in-flight counts (per entry; per zone and per (zone, client key) in
+ *    two tables of bare counters indexed by keyed hash, which cannot fill)
  *    are atomics taken with a CAS loop that respects the cap;
  *  - the table is open addressing like servers.c: a slot is claimed with a
  *    CAS on its key (a keyed hash of address and lower-cased zone name);
@@ -320,37 +321,59 @@ enum upstream_health_verdict upstream_health_check(struct upstream_servers *serv
 	return upstream_breaker_check(&st, now_ms);
 }
 
-bool upstream_health_zone_take(struct upstream_servers *servers, uint64_t zone_key, unsigned cap,
-			       struct upstream_claim *c)
+/* The zone's counter: the table has no keys, so it cannot fill and every
+ * zone is counted (issue 12: the cap is never skipped). */
+static _Atomic uint32_t *zone_counter(struct upstream_servers *servers, uint64_t zone_key)
 {
-	struct upstream_zone_slot *found = NULL;
+	return &servers->zone_inflight[(size_t)(zone_key >> 32) & (UPSTREAM_ZONE_SLOTS - 1)];
+}
 
-	for (size_t i = 0; i < UPSTREAM_ZONE_PROBE && found == NULL; i++) {
-		struct upstream_zone_slot *z =
-			&servers->zones[index_of(zone_key, i, UPSTREAM_ZONE_SLOTS)];
-		uint64_t k = atomic_load_explicit(&z->key, memory_order_acquire);
-		if (k == zone_key) {
-			found = z;
-			break;
-		}
-		/* A free slot, or one whose zone has nothing in flight (it
-		 * keeps no other state): claim it. A unit taken meanwhile for
-		 * the old zone lands on ours and is given back to ours. */
-		if (k == 0 || atomic_load_explicit(&z->inflight, memory_order_relaxed) == 0) {
-			if (atomic_compare_exchange_strong_explicit(&z->key, &k, zone_key,
-								    memory_order_acq_rel,
-								    memory_order_acquire) ||
-			    k == zone_key)
-				found = z;
-		}
-	}
+/* The counter of (zone, client key): a keyed hash of both, so nobody can
+ * aim a collision at another client's counter. */
+static _Atomic uint32_t *share_counter(struct upstream_servers *servers, uint64_t zone_key,
+				       uint64_t client_key)
+{
+	uint64_t in[2] = {zone_key, client_key};
+	uint64_t h = upstream_servers_hash(servers, in, sizeof(in));
+	return &servers->share_inflight[(size_t)(h >> 32) & (UPSTREAM_SHARE_SLOTS - 1)];
+}
+
+unsigned upstream_health_zone_inflight(struct upstream_servers *servers, uint64_t zone_key)
+{
+	return atomic_load_explicit(zone_counter(servers, zone_key), memory_order_relaxed);
+}
+
+enum upstream_zone_verdict upstream_health_zone_take(struct upstream_servers *servers,
+						     uint64_t zone_key, uint64_t client_key,
+						     unsigned cap, unsigned share_percent,
+						     struct upstream_claim *c)
+{
+	_Atomic uint32_t *zone = zone_counter(servers, zone_key);
+	_Atomic uint32_t *mine = share_counter(servers, zone_key, client_key);
+	uint64_t share =
+		cap > 0 ? upstream_share_of(cap, share_percent, UPSTREAM_SHARE_MIN_INFLIGHT) : 0;
+
 	c->zone_inflight = NULL;
-	if (found == NULL)
-		return true; /* the window is busy with other zones: not counted */
-	if (!upstream_inflight_take(&found->inflight, cap))
-		return false;
-	c->zone_inflight = &found->inflight;
-	return true;
+	c->share_inflight = NULL;
+	/* The share first, judged on the zone's count now; then the zone's
+	 * unit under its cap (a CAS: the cap is exact), the share's unit
+	 * given back when the zone is full. */
+	uint32_t used = atomic_load_explicit(zone, memory_order_relaxed);
+	if (cap > 0 && used >= cap)
+		return UPSTREAM_ZONE_FULL;
+	uint32_t held = atomic_load_explicit(mine, memory_order_relaxed);
+	do {
+		if (cap > 0 && !upstream_share_allows(cap, used, held, share))
+			return UPSTREAM_ZONE_SHARE;
+	} while (!atomic_compare_exchange_weak_explicit(mine, &held, held + 1, memory_order_relaxed,
+							memory_order_relaxed));
+	if (!upstream_inflight_take(zone, cap)) {
+		upstream_inflight_put(mine);
+		return UPSTREAM_ZONE_FULL;
+	}
+	c->zone_inflight = zone;
+	c->share_inflight = mine;
+	return UPSTREAM_ZONE_TAKEN;
 }
 
 bool upstream_health_take(struct upstream_servers *servers, uint64_t hkey,
@@ -437,6 +460,8 @@ void upstream_health_release(struct upstream_servers *servers, struct upstream_c
 		upstream_inflight_put(c->server_inflight);
 	if (c->zone_inflight != NULL)
 		upstream_inflight_put(c->zone_inflight);
+	if (c->share_inflight != NULL)
+		upstream_inflight_put(c->share_inflight);
 	struct upstream_health_slot *h = c->health;
 	if (h != NULL) {
 		if (c->probe && !c->recorded &&

@@ -175,13 +175,42 @@ unsigned upstream_breaker_cooldown(const struct upstream_breaker_params *p, unsi
 /* ---- budget.c: the retry budget --------------------------------------------- */
 
 #define UPSTREAM_BUDGET_BUCKETS 10u
+/* Client keys whose retries are counted apart (a key uses slot key %
+ * SLOTS; keys that share a slot share one count: only stricter). */
+#define UPSTREAM_BUDGET_SHARE_SLOTS 256u
 
 /* A sliding window of UPSTREAM_BUDGET_BUCKETS buckets of window_ms /
  * UPSTREAM_BUDGET_BUCKETS each; a bucket is one atomic word (epoch tag,
- * first attempts, retries). Zero-initialised = empty. */
+ * first attempts, retries). The same window per client key slot, retries
+ * only. Zero-initialised = empty. */
 struct upstream_budget {
 	_Atomic uint64_t bucket[UPSTREAM_BUDGET_BUCKETS];
+	_Atomic uint64_t share[UPSTREAM_BUDGET_SHARE_SLOTS][UPSTREAM_BUDGET_BUCKETS];
 };
+
+/* ---- fair shares (issue 12): one rule for the zone cap and the budget ---- */
+
+/* `percent` of `total`, at least `min`; 0 (no share) when percent is 0. */
+static inline uint64_t upstream_share_of(uint64_t total, unsigned percent, uint64_t min)
+{
+	uint64_t share = total * percent / 100;
+	if (percent == 0)
+		return 0;
+	return share > min ? share : min;
+}
+
+/*
+ * Whether a client key holding `mine` of a resource (`used` of `total`
+ * taken, used < total) may take one more: yes below its `share`; at or
+ * over it only while more than one share is left. So a key alone goes
+ * well past its share (to total - share), and once the resource is
+ * contended the last share stays for keys below theirs. share 0: yes.
+ */
+static inline bool upstream_share_allows(uint64_t total, uint64_t used, uint64_t mine,
+					 uint64_t share)
+{
+	return share == 0 || mine < share || used + share < total;
+}
 
 void upstream_budget_init(struct upstream_budget *b);
 /* Counts one attempt sent at `now_ms`: a first one or a retry (hedges are
@@ -197,6 +226,33 @@ void upstream_budget_counts(struct upstream_budget *b, uint64_t now_ms, unsigned
 bool upstream_budget_allows(struct upstream_budget *b, uint64_t now_ms, unsigned window_ms,
 			    unsigned percent, unsigned floor);
 
+/* A client key's share of the window's retries is never below this: a
+ * budget of one or two retries is too small to be shared. */
+#define UPSTREAM_SHARE_MIN_RETRIES 2u
+
+enum upstream_budget_verdict {
+	UPSTREAM_BUDGET_ALLOW,
+	UPSTREAM_BUDGET_SPENT, /* no retry fits, for anybody */
+	UPSTREAM_BUDGET_SHARE, /* nearly spent, and this client key is at its share */
+};
+/* Counts one retry of `client_key` in its slot (upstream_budget_record
+ * counts it for everybody: call both). */
+void upstream_budget_record_share(struct upstream_budget *b, uint64_t client_key, uint64_t now_ms,
+				  unsigned window_ms);
+/* Retries counted in the slot of `client_key` in the window. */
+uint64_t upstream_budget_share_retries(struct upstream_budget *b, uint64_t client_key,
+				       uint64_t now_ms, unsigned window_ms);
+/*
+ * Whether one more retry of `client_key` fits: upstream_budget_allows(),
+ * then upstream_share_allows() with the window's allowance (floor +
+ * percent * firsts / 100) as the total and `share_percent` of it (at least
+ * UPSTREAM_SHARE_MIN_RETRIES) as the key's share. The same overshoot as upstream_budget_allows().
+ */
+enum upstream_budget_verdict upstream_budget_check(struct upstream_budget *b, uint64_t client_key,
+						   uint64_t now_ms, unsigned window_ms,
+						   unsigned percent, unsigned floor,
+						   unsigned share_percent);
+
 /* ---- servers.c: the shared tables ----------------------------------------- */
 
 /* Slots in the table (a power of two) and the probe window of one key. */
@@ -205,8 +261,14 @@ bool upstream_budget_allows(struct upstream_budget *b, uint64_t now_ms, unsigned
 /* (server, zone) health entries and zones with an in-flight count. */
 #define UPSTREAM_HEALTH_SLOTS 4096u
 #define UPSTREAM_HEALTH_PROBE 8u
-#define UPSTREAM_ZONE_SLOTS 1024u
-#define UPSTREAM_ZONE_PROBE 8u
+/* Per-zone in-flight counters, one per keyed hash of the zone modulo
+ * SLOTS (no keys: the table cannot fill, so every zone is counted; zones
+ * that share a counter share one cap, only stricter), and the same per
+ * (zone, client key) for the shares. 32 KiB each. */
+#define UPSTREAM_ZONE_SLOTS 8192u
+#define UPSTREAM_SHARE_SLOTS 8192u
+/* A client key's share of a zone's in-flight cap is never below this. */
+#define UPSTREAM_SHARE_MIN_INFLIGHT 8u
 /* A provider name as kept (a registrable domain, lower case, no final dot). */
 #define UPSTREAM_PROVIDER_MAX 256u
 
@@ -237,11 +299,6 @@ struct upstream_health_slot {
 	char provider[UPSTREAM_PROVIDER_MAX];
 };
 
-struct upstream_zone_slot {
-	_Atomic uint64_t key; /* keyed hash of the zone; 0 = free */
-	_Atomic uint32_t inflight;
-};
-
 /* The counters of struct upstream_counters, as atomics. */
 struct upstream_stats {
 	_Atomic uint64_t queries, retries, hedges, timeouts;
@@ -249,6 +306,7 @@ struct upstream_stats {
 	_Atomic uint64_t refused_breaker, refused_budget, refused_inflight;
 	_Atomic uint64_t caps_mismatches, caps_fallbacks;
 	_Atomic uint64_t unwanted, unwanted_tcp_switches, unwanted_tcp_queries;
+	_Atomic uint64_t refused_client_inflight, refused_client_budget;
 	_Atomic uint64_t outgoing_range_full, fd_exhausted;
 };
 #define UPSTREAM_COUNT(servers, field)                                                             \
@@ -266,7 +324,8 @@ struct upstream_servers {
 	_Atomic uint64_t fd_warned_ms;
 	struct upstream_budget budget;
 	struct upstream_server_slot slots[UPSTREAM_SERVERS_SLOTS];
-	struct upstream_zone_slot zones[UPSTREAM_ZONE_SLOTS];
+	_Atomic uint32_t zone_inflight[UPSTREAM_ZONE_SLOTS];
+	_Atomic uint32_t share_inflight[UPSTREAM_SHARE_SLOTS];
 	struct upstream_health_slot health[UPSTREAM_HEALTH_SLOTS];
 };
 
@@ -336,6 +395,7 @@ void upstream_inflight_put(_Atomic uint32_t *counter);
 struct upstream_claim {
 	_Atomic uint32_t *server_inflight; /* per address (servers.c) */
 	_Atomic uint32_t *zone_inflight;   /* per zone */
+	_Atomic uint32_t *share_inflight;  /* per (zone, client key) */
 	struct upstream_health_slot *health;
 	uint64_t health_key;
 	bool probe;    /* holds the half-open breaker's probe */
@@ -350,10 +410,26 @@ uint64_t upstream_health_key(const struct upstream_servers *servers, const struc
 /* The verdict for an entry at `now_ms` (ALLOW when there is none). */
 enum upstream_health_verdict upstream_health_check(struct upstream_servers *servers, uint64_t hkey,
 						   uint64_t now_ms);
-/* Takes one unit of the zone's in-flight count into c->zone_inflight. False
- * when the zone is at `cap`; true with nothing taken when untracked. */
-bool upstream_health_zone_take(struct upstream_servers *servers, uint64_t zone_key, unsigned cap,
-			       struct upstream_claim *c);
+enum upstream_zone_verdict {
+	UPSTREAM_ZONE_TAKEN,
+	UPSTREAM_ZONE_FULL,  /* the zone is at its cap */
+	UPSTREAM_ZONE_SHARE, /* the zone is busy and this client key is at its share */
+};
+/*
+ * Takes one unit of the zone's in-flight count and one of (zone,
+ * client_key)'s into c->zone_inflight and c->share_inflight, unless the
+ * zone is at `cap` (0 = no cap) or upstream_share_allows() says no (the
+ * share: `share_percent` of the cap, at least UPSTREAM_SHARE_MIN_INFLIGHT);
+ * nothing is taken then. The cap holds across workers (CAS); the share is
+ * judged on a count read just before, so racing workers may pass it by one
+ * each.
+ */
+enum upstream_zone_verdict upstream_health_zone_take(struct upstream_servers *servers,
+						     uint64_t zone_key, uint64_t client_key,
+						     unsigned cap, unsigned share_percent,
+						     struct upstream_claim *c);
+/* Queries in flight for the zone's counter (for tests and logs). */
+unsigned upstream_health_zone_inflight(struct upstream_servers *servers, uint64_t zone_key);
 /*
  * Takes an in-flight unit on (server, zone), creating the entry (with the
  * names for the health dump; `provider` may be NULL or "") and, with
@@ -447,6 +523,7 @@ struct upstream_pick {
 	unsigned timeout_ms;		      /* of this leg */
 	unsigned delay_ms;		      /* a planned hedge: due this long after the primary */
 	char provider[UPSTREAM_PROVIDER_MAX]; /* "" without NS names */
+	uint64_t client_key;		      /* upstream_client_key() of the request */
 	struct upstream_claim claim;	      /* in-flight units, probe; given back by the caller */
 };
 
@@ -471,6 +548,10 @@ enum upstream_status upstream_select(struct upstream_servers *servers,
  */
 int upstream_select_hedge(struct upstream_servers *servers, const struct upstream_select_in *in,
 			  struct upstream_pick *hedge);
+/* The key of a client's prefix for the fair shares: keyed SipHash of its
+ * /24 (IPv4, also IPv4-mapped IPv6) or /56 (IPv6); 0 for NULL or another
+ * family (no client: a share of its own). Never 0 otherwise. */
+uint64_t upstream_client_key(const struct upstream_servers *servers, const struct sockaddr *client);
 /* The breaker parameters `opts` imply (the probe lease outlasts any query). */
 struct upstream_breaker_params upstream_select_breaker_params(const struct upstream_opts *opts);
 

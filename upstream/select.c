@@ -14,6 +14,19 @@
  * after the primary's expected RTT; upstream_select_hedge() admits it when
  * it is due.
  *
+ * Fair shares (issue 12): the zone's in-flight cap and the retry budget
+ * are shared by every client, so one client flooding random names of a
+ * slow zone could hold all of the zone's slots and spend the budget, and
+ * every other client would be refused. Each request carries its client
+ * (upstream_client_key(): a keyed hash of its /24 or /56 prefix; the
+ * first client's for coalesced questions, 0 without a client); a key at
+ * its share (client_share_percent: a quarter) of a zone's cap or of the
+ * window's retries is refused once no more than one share is left, so
+ * the last quarter stays for the others (upstream_share_allows()). Below
+ * that point a key is not held to its share: one address can be a whole
+ * office behind NAT, or a benchmark. Shares bind per prefix: many
+ * prefixes together still fill a zone (its cap is the bound then).
+ *
  * A pure function of the shared tables, the request, `now` (monotonic ms)
  * and the random numbers passed in: no libuv, no clock, no socket. It logs
  * (debug) why an attempt was refused. Sending, timers and the outcome are
@@ -23,6 +36,7 @@
 #include "upstream/impl.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "dns/dns.h"
@@ -47,6 +61,37 @@ static const struct upstream_rng system_rng = {.u32 = system_u32, .uniform = sys
 static const struct upstream_rng *rng_of(const struct upstream_select_in *in)
 {
 	return in->rng != NULL ? in->rng : &system_rng;
+}
+
+uint64_t upstream_client_key(const struct upstream_servers *servers, const struct sockaddr *client)
+{
+	uint8_t buf[1 + 7]; /* the family, then the prefix: 3 octets (/24) or 7 (/56) */
+	size_t n;
+
+	if (client == NULL)
+		return 0;
+	if (client->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)client;
+		buf[0] = 4;
+		memcpy(buf + 1, &sin->sin_addr, 3);
+		n = 4;
+	} else if (client->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)client;
+		const uint8_t *a = sin6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			/* An IPv4 client on a dual-stack socket: the same key. */
+			buf[0] = 4;
+			memcpy(buf + 1, a + 12, 3);
+			n = 4;
+		} else {
+			buf[0] = 6;
+			memcpy(buf + 1, a, 7);
+			n = 8;
+		}
+	} else {
+		return 0;
+	}
+	return upstream_servers_hash(servers, buf, n);
 }
 
 struct upstream_breaker_params upstream_select_breaker_params(const struct upstream_opts *o)
@@ -216,6 +261,7 @@ static void hedge_plan(struct upstream_servers *servers, const struct upstream_s
 	const struct cand *h = &c[pick_from(c, pool, np, rng_of(in))];
 	hedge->server = in->req->candidates[h->i];
 	hedge->hkey = h->hkey;
+	hedge->client_key = ppick->client_key;
 	hedge->delay_ms = delay;
 	cand_provider(servers, in->req, h->i, hedge->provider, sizeof(hedge->provider));
 }
@@ -274,6 +320,62 @@ static enum upstream_status none_usable(struct upstream_servers *servers,
 	return UPSTREAM_UNREACHABLE;
 }
 
+/* The retry budget for a retry of `client_key`: false when it is spent,
+ * or nearly and this client is at its share (counted and logged). */
+static bool budget_allows(struct upstream_servers *servers, const struct upstream_select_in *in,
+			  uint64_t client_key)
+{
+	const struct upstream_opts *o = in->opts;
+
+	switch (upstream_budget_check(&servers->budget, client_key, in->now_ms,
+				      o->retry_budget_window_ms, o->retry_budget_percent,
+				      o->retry_budget_floor, o->client_share_percent)) {
+	case UPSTREAM_BUDGET_ALLOW:
+		return true;
+	case UPSTREAM_BUDGET_SHARE:
+		UPSTREAM_COUNT(servers, refused_client_budget);
+		log_debug(LOG_UPSTREAM, "retry refused: budget nearly spent, client at its share");
+		return false;
+	case UPSTREAM_BUDGET_SPENT:
+	default:
+		UPSTREAM_COUNT(servers, refused_budget);
+		log_debug(LOG_UPSTREAM, "retry refused: the retry budget is spent");
+		return false;
+	}
+}
+
+/* The zone's in-flight unit (and the client's share of it) into
+ * p->claim: false when the zone is at its cap, or busy and this client at
+ * its share (counted and logged). */
+static bool zone_take(struct upstream_servers *servers, const struct upstream_select_in *in,
+		      struct upstream_pick *p)
+{
+	const struct upstream_opts *o = in->opts;
+	char name[DNS_NAME_MAX_TEXT];
+
+	switch (upstream_health_zone_take(servers, in->zone_key, p->client_key,
+					  o->max_inflight_zone, o->client_share_percent,
+					  &p->claim)) {
+	case UPSTREAM_ZONE_TAKEN:
+		return true;
+	case UPSTREAM_ZONE_SHARE:
+		UPSTREAM_COUNT(servers, refused_client_inflight);
+		log_debug(LOG_UPSTREAM,
+			  "refused: zone %s busy (%u in flight, cap %u), client at its share",
+			  dns_name_wire_str(in->zone, in->zone_len, name, sizeof(name)),
+			  upstream_health_zone_inflight(servers, in->zone_key),
+			  o->max_inflight_zone);
+		return false;
+	case UPSTREAM_ZONE_FULL:
+	default:
+		UPSTREAM_COUNT(servers, refused_inflight);
+		log_debug(LOG_UPSTREAM, "refused: zone %s is at its in-flight cap (%u)",
+			  dns_name_wire_str(in->zone, in->zone_len, name, sizeof(name)),
+			  o->max_inflight_zone);
+		return false;
+	}
+}
+
 enum upstream_status upstream_select(struct upstream_servers *servers,
 				     const struct upstream_select_in *in,
 				     struct upstream_pick *primary, struct upstream_pick *hedge)
@@ -287,20 +389,11 @@ enum upstream_status upstream_select(struct upstream_servers *servers,
 		log_debug(LOG_UPSTREAM, "none of %zu candidates may be queried", req->ncandidates);
 		return UPSTREAM_REFUSED;
 	}
-	if (req->retry &&
-	    !upstream_budget_allows(&servers->budget, in->now_ms, o->retry_budget_window_ms,
-				    o->retry_budget_percent, o->retry_budget_floor)) {
-		UPSTREAM_COUNT(servers, refused_budget);
-		log_debug(LOG_UPSTREAM, "retry refused: the retry budget is spent");
+	primary->client_key = upstream_client_key(servers, req->client);
+	if (req->retry && !budget_allows(servers, in, primary->client_key))
 		return UPSTREAM_LIMITED;
-	}
-	if (!upstream_health_zone_take(servers, in->zone_key, o->max_inflight_zone,
-				       &primary->claim)) {
-		UPSTREAM_COUNT(servers, refused_inflight);
-		log_debug(LOG_UPSTREAM, "refused: the zone is at its in-flight cap (%u)",
-			  o->max_inflight_zone);
+	if (!zone_take(servers, in, primary))
 		return UPSTREAM_LIMITED;
-	}
 	cands_avoid(req, c, n);
 
 	for (;;) {
@@ -332,6 +425,9 @@ enum upstream_status upstream_select(struct upstream_servers *servers,
 			primary->timeout_ms = UPSTREAM_PROBE_TIMEOUT_MS;
 		if (!req->tcp && req->candidate_ns != NULL)
 			hedge_plan(servers, in, c, n, k, primary, &r, hedge);
+		if (req->retry)
+			upstream_budget_record_share(&servers->budget, primary->client_key,
+						     in->now_ms, o->retry_budget_window_ms);
 		return UPSTREAM_OK;
 	}
 
@@ -346,15 +442,20 @@ int upstream_select_hedge(struct upstream_servers *servers, const struct upstrea
 	const struct sockaddr *addr = (const struct sockaddr *)&hedge->server;
 	char str[UTIL_SOCKADDR_STRLEN];
 
-	if (!upstream_budget_allows(&servers->budget, in->now_ms, o->retry_budget_window_ms,
-				    o->retry_budget_percent, o->retry_budget_floor)) {
-		log_debug(LOG_UPSTREAM, "no hedge to %s: the retry budget is spent",
+	if (upstream_budget_check(&servers->budget, hedge->client_key, in->now_ms,
+				  o->retry_budget_window_ms, o->retry_budget_percent,
+				  o->retry_budget_floor,
+				  o->client_share_percent) != UPSTREAM_BUDGET_ALLOW) {
+		log_debug(LOG_UPSTREAM,
+			  "no hedge to %s: the retry budget (or the client's share) is spent",
 			  util_sockaddr_str(addr, str, sizeof(str)));
 		return -EAGAIN;
 	}
 	if (upstream_health_check(servers, hedge->hkey, in->now_ms) != UPSTREAM_HEALTH_ALLOW)
 		return -EAGAIN;
-	if (!upstream_health_zone_take(servers, in->zone_key, o->max_inflight_zone, &hedge->claim))
+	if (upstream_health_zone_take(servers, in->zone_key, hedge->client_key,
+				      o->max_inflight_zone, o->client_share_percent,
+				      &hedge->claim) != UPSTREAM_ZONE_TAKEN)
 		return -EAGAIN;
 	_Atomic uint32_t *si = upstream_servers_inflight(servers, addr, in->now_ms);
 	if (si != NULL && !upstream_inflight_take(si, o->max_inflight_server)) {
@@ -365,6 +466,8 @@ int upstream_select_hedge(struct upstream_servers *servers, const struct upstrea
 	upstream_health_take(servers, hedge->hkey, addr, in->zone, in->zone_len, hedge->provider,
 			     in->now_ms, false, 0, &hedge->claim);
 	hedge->claim.server_inflight = si;
+	upstream_budget_record_share(&servers->budget, hedge->client_key, in->now_ms,
+				     o->retry_budget_window_ms);
 
 	struct upstream_rtt r;
 	hedge->timeout_ms = udp_timeout(servers, in, addr, &r);

@@ -168,10 +168,10 @@ struct upstream_servers *upstream_servers_create(void)
 		atomic_init(&servers->slots[i].inflight, 0);
 		atomic_init(&servers->slots[i].caps, 0);
 	}
-	for (size_t i = 0; i < UPSTREAM_ZONE_SLOTS; i++) {
-		atomic_init(&servers->zones[i].key, 0);
-		atomic_init(&servers->zones[i].inflight, 0);
-	}
+	for (size_t i = 0; i < UPSTREAM_ZONE_SLOTS; i++)
+		atomic_init(&servers->zone_inflight[i], 0);
+	for (size_t i = 0; i < UPSTREAM_SHARE_SLOTS; i++)
+		atomic_init(&servers->share_inflight[i], 0);
 	for (size_t i = 0; i < UPSTREAM_HEALTH_SLOTS; i++) {
 		struct upstream_health_slot *h = &servers->health[i];
 		atomic_init(&h->key, 0);
@@ -410,6 +410,8 @@ void upstream_servers_counters(struct upstream_servers *servers, struct upstream
 		.unwanted = LOAD(unwanted),
 		.unwanted_tcp_switches = LOAD(unwanted_tcp_switches),
 		.unwanted_tcp_queries = LOAD(unwanted_tcp_queries),
+		.refused_client_inflight = LOAD(refused_client_inflight),
+		.refused_client_budget = LOAD(refused_client_budget),
 		.outgoing_range_full = LOAD(outgoing_range_full),
 		.fd_exhausted = LOAD(fd_exhausted),
 	};

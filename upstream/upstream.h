@@ -78,6 +78,12 @@ struct upstream_opts {
 	/* Unwanted replies per (server, zone) within UPSTREAM_UNWANTED_WINDOW_MS
 	 * that switch the zone's queries to that server to TCP (10; 0 = never). */
 	unsigned unwanted_reply_threshold;
+	/* Fair shares (issue 12): a client prefix (/24, /56) at or over this
+	 * percentage of a zone's in-flight cap (at least
+	 * UPSTREAM_SHARE_MIN_INFLIGHT) or of the window's retries is refused
+	 * once no more than one such share is left; below that it may take
+	 * more. 25; 0 = no shares. */
+	unsigned client_share_percent;
 	/* outgoing-range: upstream sockets open at once in one worker (4096;
 	 * 0 = no cap); at the cap an attempt reports UPSTREAM_LIMITED. */
 	unsigned outgoing_range;
@@ -137,6 +143,11 @@ struct upstream_request {
 	 * already given): when no candidate is due a probe, report
 	 * UPSTREAM_UNREACHABLE without sending anything. */
 	bool probe_only;
+	/* The client that asked (for coalesced questions, the first one): its
+	 * /24 (IPv4) or /56 (IPv6) prefix has a share of the zone's in-flight
+	 * cap and of the retry budget (client_share_percent). NULL = no
+	 * client (its own share). */
+	const struct sockaddr *client;
 };
 
 /* The shared server table. NULL on allocation failure. */
@@ -210,7 +221,9 @@ struct upstream_counters {
 	uint64_t caps_mismatches;     /* replies that differed from a 0x20 question only in case */
 	uint64_t caps_fallbacks;      /* servers learned not to preserve case */
 	uint64_t unwanted;	      /* messages on a leg that were not its answer */
-	uint64_t unwanted_tcp_switches; /* (server, zone) switched to TCP by unwanted replies */
-	uint64_t unwanted_tcp_queries;	/* queries sent over TCP because of such a switch */
+	uint64_t unwanted_tcp_switches;	  /* (server, zone) switched to TCP by unwanted replies */
+	uint64_t unwanted_tcp_queries;	  /* queries sent over TCP because of such a switch */
+	uint64_t refused_client_inflight; /* a client prefix over its share of a busy zone */
+	uint64_t refused_client_budget;	  /* a client prefix over its share of a spent budget */
 };
 void upstream_servers_counters(struct upstream_servers *servers, struct upstream_counters *out);

@@ -148,6 +148,7 @@ static void test_every_key(void **state)
 				    "outgoing-range: 512\n"
 				    "num-queries-per-thread: 300\n"
 				    "jostle-timeout: 50\n"
+				    "upstream-client-share: 10\n"
 				    "access-control: 10.0.0.0/8 allow\n"
 				    "root-hints: /etc/holdfast/root.hints\n"
 				    "do-ip4: yes\n"
@@ -181,6 +182,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.outgoing_range, 512);
 	assert_int_equal(cfg.queries_per_thread, 300);
 	assert_int_equal(cfg.jostle_timeout_ms, 50);
+	assert_int_equal(cfg.client_share_percent, 10);
 	assert_int_equal(cfg.nacl, 1);
 	assert_int_equal(cfg.acl[0].prefix, 8);
 	assert_int_equal(cfg.acl[0].action, CONFIG_ACL_ALLOW);

@@ -139,6 +139,82 @@ static void test_tiny_window(void **state)
 	assert_true(upstream_budget_allows(b, 50, 3, 0, 1));
 }
 
+/* One retry of `key` if the budget allows it (recorded as upstream.c and
+ * select.c do: for everybody and for the key). */
+static enum upstream_budget_verdict retry(struct upstream_budget *b, uint64_t key, uint64_t now,
+					  unsigned percent, unsigned floor, unsigned share)
+{
+	enum upstream_budget_verdict v =
+		upstream_budget_check(b, key, now, WINDOW, percent, floor, share);
+	if (v == UPSTREAM_BUDGET_ALLOW) {
+		upstream_budget_record(b, now, WINDOW, true);
+		upstream_budget_record_share(b, key, now, WINDOW);
+	}
+	return v;
+}
+
+/* Retries of `key` until refused (bounded); the refusal in *why. */
+static unsigned retries_until_refused(struct upstream_budget *b, uint64_t key, uint64_t now,
+				      unsigned percent, unsigned floor, unsigned share,
+				      enum upstream_budget_verdict *why)
+{
+	unsigned n = 0;
+	while (n < 1000 &&
+	       (*why = retry(b, key, now, percent, floor, share)) == UPSTREAM_BUDGET_ALLOW)
+		n++;
+	return n;
+}
+
+/* Issue 12: one client key cannot spend the whole budget for everybody.
+ * Alone it spends all but one share; the last share stays for the others. */
+static void test_share_per_key(void **state)
+{
+	struct upstream_budget *b = *state;
+	uint64_t now = 3000000;
+	enum upstream_budget_verdict why;
+	const uint64_t flooder = 1, other = 2; /* distinct slots (key % 256) */
+
+	/* Floor 20, no first attempts: the allowance is 20, a share 5. */
+	assert_int_equal(retries_until_refused(b, flooder, now, 10, 20, 25, &why), 15);
+	assert_int_equal(why, UPSTREAM_BUDGET_SHARE);
+	assert_int_equal(upstream_budget_share_retries(b, flooder, now, WINDOW), 15);
+	/* A key sharing the flooder's slot shares its count: only stricter. */
+	assert_int_equal(retry(b, flooder + UPSTREAM_BUDGET_SHARE_SLOTS, now, 10, 20, 25),
+			 UPSTREAM_BUDGET_SHARE);
+	/* The other key still retries, until the budget itself is spent. */
+	assert_int_equal(retries_until_refused(b, other, now, 10, 20, 25, &why), 5);
+	assert_int_equal(why, UPSTREAM_BUDGET_SPENT);
+	assert_int_equal(retry(b, flooder, now, 10, 20, 25), UPSTREAM_BUDGET_SPENT);
+	assert_false(allows(b, now, 10, 20));
+
+	/* First attempts earn retries for everybody: 400 at 10 % + 20 = 60,
+	 * a share 15; the flooder's 15 are still in the window. */
+	for (int i = 0; i < 400; i++)
+		upstream_budget_record(b, now, WINDOW, false);
+	assert_int_equal(retries_until_refused(b, flooder, now, 10, 20, 25, &why), 25);
+	assert_int_equal(why, UPSTREAM_BUDGET_SHARE);
+
+	/* The window slides for the keys too. */
+	uint64_t later = now + WINDOW;
+	assert_int_equal(upstream_budget_share_retries(b, flooder, later, WINDOW), 0);
+	assert_int_equal(retries_until_refused(b, flooder, later, 0, 20, 25, &why), 15);
+
+	/* Shares off: one key spends it all. */
+	uint64_t much_later = later + UINT64_C(10) * WINDOW;
+	assert_int_equal(retries_until_refused(b, flooder, much_later, 0, 20, 0, &why), 20);
+	assert_int_equal(why, UPSTREAM_BUDGET_SPENT);
+	/* A tiny allowance: the share is at least UPSTREAM_SHARE_MIN_RETRIES
+	 * (2): of 2 a key alone spends both, of 3 it leaves one. */
+	uint64_t last = much_later + UINT64_C(10) * WINDOW;
+	assert_int_equal(retries_until_refused(b, flooder, last, 0, 2, 25, &why), 2);
+	assert_int_equal(why, UPSTREAM_BUDGET_SPENT);
+	last += UINT64_C(10) * WINDOW;
+	assert_int_equal(retries_until_refused(b, flooder, last, 0, 3, 25, &why), 2);
+	assert_int_equal(why, UPSTREAM_BUDGET_SHARE);
+	assert_int_equal(retries_until_refused(b, other, last, 0, 3, 25, &why), 1);
+	assert_int_equal(why, UPSTREAM_BUDGET_SPENT);
+}
+
 /*
  * Workers share one budget (impl.h). Four threads record into the same ten
  * buckets at once, each bucket first met with a stale tag, so the resets
@@ -196,6 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_floor_alone),	    T(test_percentage),	 T(test_window_slides),
 		T(test_hedges_are_retries), T(test_tiny_window), T(test_concurrent_records),
+		T(test_share_per_key),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

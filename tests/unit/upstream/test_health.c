@@ -225,6 +225,14 @@ static struct zone zone(struct upstream_servers *s, const char *text)
 	return z;
 }
 
+/* One zone unit for `client_key` under `cap` with the default 25 % share. */
+static enum upstream_zone_verdict zone_take(struct upstream_servers *s, uint64_t zone_key,
+					    uint64_t client_key, unsigned cap,
+					    struct upstream_claim *c)
+{
+	return upstream_health_zone_take(s, zone_key, client_key, cap, 25, c);
+}
+
 /* One query's outcome for (addr, zone) at `now`, through the table. */
 static struct upstream_health_event outcome(struct upstream_servers *s,
 					    const struct sockaddr_storage *a, const struct zone *z,
@@ -344,18 +352,150 @@ static void test_inflight_caps(void **state)
 	/* Per zone: at the cap the next is refused; other zones are not. */
 	struct upstream_claim c[3];
 	memset(c, 0, sizeof(c));
-	assert_true(upstream_health_zone_take(s, z.key, 2, &c[0]));
-	assert_true(upstream_health_zone_take(s, z.key, 2, &c[1]));
-	assert_false(upstream_health_zone_take(s, z.key, 2, &c[2]));
-	assert_true(upstream_health_zone_take(s, other.key, 2, &c[2]));
+	assert_int_equal(zone_take(s, z.key, 0, 2, &c[0]), UPSTREAM_ZONE_TAKEN);
+	assert_int_equal(zone_take(s, z.key, 0, 2, &c[1]), UPSTREAM_ZONE_TAKEN);
+	assert_int_equal(zone_take(s, z.key, 0, 2, &c[2]), UPSTREAM_ZONE_FULL);
+	assert_null(c[2].zone_inflight);
+	/* Zones share a counter only by a (rare) hash collision: step over it. */
+	for (int i = 0; upstream_health_zone_inflight(s, other.key) != 0; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "example%d.org.", i);
+		ldns_rdf_deep_free(other.name);
+		other = zone(s, name);
+	}
+	assert_int_equal(zone_take(s, other.key, 0, 2, &c[2]), UPSTREAM_ZONE_TAKEN);
 	assert_int_equal(*c[0].zone_inflight, 2);
+	assert_int_equal(upstream_health_zone_inflight(s, z.key), 2);
 	upstream_health_release(s, &c[0]);
 	assert_null(c[0].zone_inflight);
-	assert_true(upstream_health_zone_take(s, z.key, 2, &c[0]));
+	assert_int_equal(zone_take(s, z.key, 0, 2, &c[0]), UPSTREAM_ZONE_TAKEN);
 	for (int i = 0; i < 3; i++)
 		upstream_health_release(s, &c[i]);
+	assert_int_equal(upstream_health_zone_inflight(s, z.key), 0);
 	ldns_rdf_deep_free(z.name);
 	ldns_rdf_deep_free(other.name);
+}
+
+/* Issue 12: the zone's cap holds whatever the other zones do. Before, a
+ * zone whose slot window was busy with other zones was not counted at all
+ * (its cap skipped). 2000 zones each with a query in flight, more than the
+ * old table's 1024 slots: the next zone is still held to its cap. */
+#define OTHER_ZONES 2000
+static void test_zone_cap_never_skipped(void **state)
+{
+	struct upstream_servers *s = *state;
+	const unsigned cap = 64;
+	static struct upstream_claim others[OTHER_ZONES], mine[10 * 64];
+	char name[64];
+
+	memset(others, 0, sizeof(others));
+	memset(mine, 0, sizeof(mine));
+	for (int i = 0; i < OTHER_ZONES; i++) {
+		snprintf(name, sizeof(name), "z%d.example.", i);
+		struct zone z = zone(s, name);
+		assert_int_equal(zone_take(s, z.key, 0, cap, &others[i]), UPSTREAM_ZONE_TAKEN);
+		ldns_rdf_deep_free(z.name);
+	}
+	struct zone victim = zone(s, "victim.example.");
+	unsigned taken = 0;
+	enum upstream_zone_verdict v = UPSTREAM_ZONE_TAKEN;
+	/* Shares off: this is about the cap. */
+	while (taken < 10 * cap &&
+	       (v = upstream_health_zone_take(s, victim.key, 0, cap, 0, &mine[taken])) ==
+		       UPSTREAM_ZONE_TAKEN) {
+		assert_non_null(mine[taken].zone_inflight); /* counted, every time */
+		taken++;
+	}
+	assert_int_equal(v, UPSTREAM_ZONE_FULL);
+	/* At most the cap; less only by the few other zones whose counter it
+	 * shares (2000 zones over 8192 counters). */
+	assert_true(taken <= cap);
+	assert_true(taken >= cap - 16);
+	for (unsigned i = 0; i < taken; i++)
+		upstream_health_release(s, &mine[i]);
+	for (int i = 0; i < OTHER_ZONES; i++)
+		upstream_health_release(s, &others[i]);
+	assert_int_equal(upstream_health_zone_inflight(s, victim.key), 0);
+	ldns_rdf_deep_free(victim.name);
+}
+
+/* A client key whose share counter for `zone_key` is not that of `than`
+ * (keyed hash: a collision is possible, if rare; the test steps over it). */
+static uint64_t distinct_key(struct upstream_servers *s, uint64_t zone_key, uint64_t than,
+			     uint64_t from)
+{
+	for (uint64_t k = from;; k++) {
+		struct upstream_claim a = {0}, b = {0};
+		assert_int_equal(zone_take(s, zone_key, than, 0, &a), UPSTREAM_ZONE_TAKEN);
+		assert_int_equal(zone_take(s, zone_key, k, 0, &b), UPSTREAM_ZONE_TAKEN);
+		bool distinct = a.share_inflight != b.share_inflight;
+		upstream_health_release(s, &a);
+		upstream_health_release(s, &b);
+		if (distinct)
+			return k;
+	}
+}
+
+/* Issue 12: a flooding client key is held to its share of a busy zone
+ * while another key still gets in; alone, a key goes far past its share. */
+static void test_zone_share(void **state)
+{
+	struct upstream_servers *s = *state;
+	const unsigned cap = 128, share = cap / 4; /* 25 % */
+	struct zone z = zone(s, "victim.example.");
+	static struct upstream_claim c[2 * 128];
+	unsigned n = 0;
+	const uint64_t flooder = 0x1234;
+	const uint64_t other = distinct_key(s, z.key, flooder, 0x5678);
+
+	memset(c, 0, sizeof(c));
+	/* Alone: past its share, up to the cap less one share (96 of 128). */
+	while (n < cap && zone_take(s, z.key, flooder, cap, &c[n]) == UPSTREAM_ZONE_TAKEN)
+		n++;
+	assert_int_equal(n, cap - share);
+	assert_int_equal(zone_take(s, z.key, flooder, cap, &c[n]), UPSTREAM_ZONE_SHARE);
+	assert_null(c[n].zone_inflight);
+	assert_null(c[n].share_inflight);
+	assert_int_equal(upstream_health_zone_inflight(s, z.key), cap - share);
+
+	/* Contended: the other key gets in, to the cap itself. */
+	unsigned m = 0;
+	while (n + m < 2 * cap && zone_take(s, z.key, other, cap, &c[n + m]) == UPSTREAM_ZONE_TAKEN)
+		m++;
+	assert_int_equal(m, share);
+	assert_int_equal(zone_take(s, z.key, other, cap, &c[n + m]), UPSTREAM_ZONE_FULL);
+	n += m;
+
+	/* The zone drains below the last share: the flooder still waits until
+	 * more than a share is free, the other is below its share again. */
+	for (unsigned i = 0; i < share; i++)
+		upstream_health_release(s, &c[--n]); /* the other's units */
+	assert_int_equal(zone_take(s, z.key, flooder, cap, &c[n]), UPSTREAM_ZONE_SHARE);
+	upstream_health_release(s, &c[0]); /* one of the flooder's */
+	assert_int_equal(zone_take(s, z.key, flooder, cap, &c[0]), UPSTREAM_ZONE_TAKEN);
+	assert_int_equal(zone_take(s, z.key, other, cap, &c[n]), UPSTREAM_ZONE_TAKEN);
+	n++;
+
+	/* Shares off: the flooder takes the whole cap. */
+	for (unsigned i = 0; i < n; i++)
+		upstream_health_release(s, &c[i]);
+	n = 0;
+	while (n < 2 * cap &&
+	       upstream_health_zone_take(s, z.key, flooder, cap, 0, &c[n]) == UPSTREAM_ZONE_TAKEN)
+		n++;
+	assert_int_equal(n, cap);
+	for (unsigned i = 0; i < n; i++)
+		upstream_health_release(s, &c[i]);
+
+	/* A small cap: the share is at least UPSTREAM_SHARE_MIN_INFLIGHT. */
+	n = 0;
+	while (n < 2 * cap && zone_take(s, z.key, flooder, 12, &c[n]) == UPSTREAM_ZONE_TAKEN)
+		n++;
+	assert_int_equal(n, UPSTREAM_SHARE_MIN_INFLIGHT);
+	for (unsigned i = 0; i < n; i++)
+		upstream_health_release(s, &c[i]);
+	assert_int_equal(upstream_health_zone_inflight(s, z.key), 0);
+	ldns_rdf_deep_free(z.name);
 }
 
 struct dump {
@@ -722,6 +862,8 @@ int main(void)
 		T(test_zones_independent),
 		T(test_table_one_probe),
 		T(test_inflight_caps),
+		T(test_zone_cap_never_skipped),
+		T(test_zone_share),
 		T(test_health_dump),
 		T(test_concurrent_outcomes),
 		T(test_concurrent_one_probe),

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "upstream/upstream.h"
@@ -358,6 +359,203 @@ static void test_inflight_cap_zone(void **state)
 	assert_int_equal(inflight(e, 0) + inflight(e, 1) + inflight(e, 2), 0);
 }
 
+/* Picks at NOW for `client` and keeps what the pick holds in *p;
+ * retries are recorded for everybody as upstream.c does after sending. */
+static enum upstream_status pick_for(struct env *e, const struct sockaddr_storage *client,
+				     struct upstream_pick *p)
+{
+	struct upstream_pick h;
+	e->req.client = (const struct sockaddr *)client;
+	enum upstream_status st = pick_at(e, NOW, p, &h);
+	if (st == UPSTREAM_OK)
+		upstream_budget_record(&e->servers->budget, NOW, e->opts.retry_budget_window_ms,
+				       e->req.retry);
+	return st;
+}
+
+/* A client of another /24 than `flooder` whose shares (of the zone, of
+ * the budget) are counted apart from the flooder's: keyed hashes may
+ * collide (then the two would share, only stricter); the test steps over
+ * such a key. */
+static struct sockaddr_storage distinct_client(struct env *e,
+					       const struct sockaddr_storage *flooder)
+{
+	uint64_t fk = upstream_client_key(e->servers, (const struct sockaddr *)flooder);
+	for (int i = 0; i < 250; i++) {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "198.18.%d.7", i);
+		struct sockaddr_storage c = v4(ip);
+		uint64_t ck = upstream_client_key(e->servers, (const struct sockaddr *)&c);
+		struct upstream_claim a = {0}, b = {0};
+		upstream_health_zone_take(e->servers, zone_key(e), fk, 0, 0, &a);
+		upstream_health_zone_take(e->servers, zone_key(e), ck, 0, 0, &b);
+		bool apart = a.share_inflight != b.share_inflight &&
+			     fk % UPSTREAM_BUDGET_SHARE_SLOTS != ck % UPSTREAM_BUDGET_SHARE_SLOTS;
+		upstream_health_release(e->servers, &a);
+		upstream_health_release(e->servers, &b);
+		if (apart)
+			return c;
+	}
+	fail_msg("no client key apart from the flooder's");
+	return *flooder;
+}
+
+/* Issue 12: a client flooding one zone is held to its share once the
+ * zone is busy, and a client of another /24 still gets through. */
+static void test_client_share_zone(void **state)
+{
+	struct env *e = *state;
+	static struct upstream_pick p[64 + 1];
+	struct sockaddr_storage flooder = v4("203.0.113.7"), neighbour = v4("203.0.113.250");
+	struct sockaddr_storage normal = distinct_client(e, &flooder);
+	unsigned n = 0;
+
+	e->opts.max_inflight_zone = 64; /* a share: 16 */
+	/* Alone, the flooder goes past its share (16) to the cap less one
+	 * share (48): one address can be a whole office. */
+	while (n < 64 && pick_for(e, &flooder, &p[n]) == UPSTREAM_OK)
+		n++;
+	assert_int_equal(n, 48);
+	assert_int_equal(counters(e).refused_client_inflight, 1);
+	assert_int_equal(counters(e).refused_inflight, 0);
+	/* Its /24 is one key. */
+	assert_int_equal(pick_for(e, &neighbour, &p[n]), UPSTREAM_LIMITED);
+	assert_int_equal(counters(e).refused_client_inflight, 2);
+	assert_int_equal(inflight(e, 0) + inflight(e, 1) + inflight(e, 2), 48);
+
+	/* Another /24 gets in, up to the zone's cap. */
+	unsigned m = 0;
+	while (n + m < 64 && pick_for(e, &normal, &p[n + m]) == UPSTREAM_OK)
+		m++;
+	assert_int_equal(m, 16);
+	assert_int_equal(pick_for(e, &normal, &p[n + m]), UPSTREAM_LIMITED);
+	assert_int_equal(counters(e).refused_inflight, 1); /* the cap itself */
+	n += m;
+	for (unsigned i = 0; i < n; i++)
+		upstream_health_release(e->servers, &p[i].claim);
+	assert_int_equal(inflight(e, 0) + inflight(e, 1) + inflight(e, 2), 0);
+
+	/* Without shares one client takes the whole cap (as before). */
+	e->opts.client_share_percent = 0;
+	n = 0;
+	while (n < 65 && pick_for(e, &flooder, &p[n]) == UPSTREAM_OK)
+		n++;
+	assert_int_equal(n, 64);
+	for (unsigned i = 0; i < n; i++)
+		upstream_health_release(e->servers, &p[i].claim);
+}
+
+/* The hedge is the same client's: it takes the client's share too. */
+static void test_client_share_hedge(void **state)
+{
+	struct env *e = *state;
+	static struct upstream_pick p[64];
+	struct sockaddr_storage flooder = v4("203.0.113.7");
+	unsigned n = 0;
+
+	with_providers(e);
+	sample(e, 0, 5);
+	sample(e, 1, 7);
+	sample(e, 2, 300);
+	e->opts.timeout_min_ms = 1000;
+	e->opts.max_inflight_zone = 64;
+	struct upstream_pick primary, hedge;
+	e->req.client = (const struct sockaddr *)&flooder;
+	assert_int_equal(pick_at(e, NOW, &primary, &hedge), UPSTREAM_OK);
+	assert_int_equal(hedge.server.ss_family, AF_INET);
+	assert_int_equal(hedge.client_key, primary.client_key);
+	assert_true(primary.client_key != 0);
+	/* The flooder's primaries fill its part of the zone (47 + this one). */
+	while (n < 64 && pick_for(e, &flooder, &p[n]) == UPSTREAM_OK)
+		n++;
+	assert_int_equal(n, 47);
+	struct upstream_select_in in = in_at(e, NOW + hedge.delay_ms);
+	in.req = NULL;
+	assert_int_equal(upstream_select_hedge(e->servers, &in, &hedge), -EAGAIN);
+	/* Another client's hedge would go. */
+	struct sockaddr_storage normal = distinct_client(e, &flooder);
+	struct upstream_pick p2, h2;
+	e->req.client = (const struct sockaddr *)&normal;
+	upstream_health_release(e->servers, &p[--n].claim); /* room for one more primary */
+	assert_int_equal(pick_at(e, NOW, &p2, &h2), UPSTREAM_OK);
+	assert_int_equal(h2.server.ss_family, AF_INET);
+	assert_int_equal(upstream_select_hedge(e->servers, &in, &h2), 0);
+	upstream_health_release(e->servers, &h2.claim);
+	upstream_health_release(e->servers, &p2.claim);
+	upstream_health_release(e->servers, &primary.claim);
+	for (unsigned i = 0; i < n; i++)
+		upstream_health_release(e->servers, &p[i].claim);
+}
+
+/* Issue 12: one client's retries cannot spend the budget for everybody. */
+static void test_client_share_budget(void **state)
+{
+	struct env *e = *state;
+	struct sockaddr_storage flooder = v4("203.0.113.7");
+	struct sockaddr_storage normal = distinct_client(e, &flooder);
+	struct upstream_pick p;
+	unsigned n = 0;
+
+	e->opts.retry_budget_percent = 0;
+	e->opts.retry_budget_floor = 40; /* a share: 10 */
+	e->req.retry = true;
+	/* Alone: all but the last share. */
+	while (n < 100 && pick_for(e, &flooder, &p) == UPSTREAM_OK) {
+		upstream_health_release(e->servers, &p.claim);
+		n++;
+	}
+	assert_int_equal(n, 30);
+	assert_int_equal(counters(e).refused_client_budget, 1);
+	assert_int_equal(counters(e).refused_budget, 0);
+	/* Another /24 still retries, until the budget is spent. */
+	n = 0;
+	while (n < 100 && pick_for(e, &normal, &p) == UPSTREAM_OK) {
+		upstream_health_release(e->servers, &p.claim);
+		n++;
+	}
+	assert_int_equal(n, 10);
+	assert_int_equal(counters(e).refused_budget, 1);
+	/* First attempts are never refused by the budget. */
+	e->req.retry = false;
+	assert_int_equal(pick_for(e, &flooder, &p), UPSTREAM_OK);
+	upstream_health_release(e->servers, &p.claim);
+}
+
+/* The key of a client is its /24 or /56: IPv4-mapped IPv6 is the IPv4 key. */
+static void test_client_key(void **state)
+{
+	struct env *e = *state;
+	struct upstream_servers *s = e->servers;
+	struct sockaddr_storage a = v4("192.0.2.1"), b = v4("192.0.2.254"), c = v4("192.0.3.1");
+	struct sockaddr_storage m, x, y, z;
+	memset(&m, 0, sizeof(m));
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&m;
+	sin6->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.9", &sin6->sin6_addr), 1);
+	x = y = z = m;
+	assert_int_equal(
+		inet_pton(AF_INET6, "2001:db8:0:1100::1", &((struct sockaddr_in6 *)&x)->sin6_addr),
+		1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:0:11ff:ffff::2",
+				   &((struct sockaddr_in6 *)&y)->sin6_addr),
+			 1);
+	assert_int_equal(
+		inet_pton(AF_INET6, "2001:db8:0:1200::1", &((struct sockaddr_in6 *)&z)->sin6_addr),
+		1);
+#define KEY(ss) upstream_client_key(s, (const struct sockaddr *)&(ss))
+	assert_int_equal(upstream_client_key(s, NULL), 0);
+	assert_true(KEY(a) != 0);
+	assert_true(KEY(a) == KEY(b));
+	assert_true(KEY(a) != KEY(c));
+	assert_true(KEY(a) == KEY(m));
+	assert_true(KEY(x) == KEY(y)); /* one /56 */
+	assert_true(KEY(x) != KEY(z));
+	assert_true(KEY(x) != KEY(a));
+	struct sockaddr_storage unix_family = {.ss_family = AF_UNIX};
+	assert_int_equal(KEY(unix_family), 0);
+#undef KEY
+}
+
 static void test_budget_refuses_retry(void **state)
 {
 	struct env *e = *state;
@@ -523,6 +721,8 @@ int main(void)
 		T(test_open_breaker_skipped), T(test_half_open_one_probe),
 		T(test_avoid_provider),	      T(test_inflight_cap_server),
 		T(test_inflight_cap_zone),    T(test_budget_refuses_retry),
+		T(test_client_share_zone),    T(test_client_share_hedge),
+		T(test_client_share_budget),  T(test_client_key),
 		T(test_hedge_other_provider), T(test_no_hedge),
 		T(test_configured_servers),   T(test_timeouts),
 		T(test_breaker_params),
