@@ -34,6 +34,7 @@
 #include "cache/cache.h"
 #include "dns/dns.h"
 #include "resolver/resolver.h"
+#include "fuzz/fuzz_answer.h"
 #include "fuzz/fuzz_check.h"
 
 #define MAX_SENDS 200
@@ -362,20 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ldns_rdf_deep_free(zone);
 	}
 	CHECK(nstores == 0);
-	const ldns_pkt *answer = resolver_answer(req);
-	CHECK(answer);
-	static uint8_t out[65536];
-	uint8_t wire_name[DNS_NAME_MAX];
-	size_t qlen = ldns_rdf_size(qname);
-	memcpy(wire_name, ldns_rdf_data(qname), qlen);
-	struct dns_answer_opts ao = {.id = 1,
-				     .rd = true,
-				     .qname_wire = wire_name,
-				     .qname_len = (uint8_t)qlen,
-				     .edns = true,
-				     .max_size = 1232,
-				     .ede_code = resolver_answer_ede(req)};
-	CHECK(dns_write_answer(answer, &ao, out, sizeof(out)) > 0);
+	fuzz_check_client_answer(req, qname);
 
 	resolver_request_destroy(req);
 	ldns_rdf_deep_free(qname);
