@@ -35,6 +35,17 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Closes a listener's handle if it was ever initialised and is not
+ * closing yet. The arrays are calloc()ed: a handle whose socket could not
+ * even be opened (bind failed: address not available, port in use, no
+ * permission) is still all zero, UV_UNKNOWN_HANDLE, and uv_close() on it
+ * would abort. */
+static void close_listener(uv_handle_t *h)
+{
+	if (uv_handle_get_type(h) != UV_UNKNOWN_HANDLE && !uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 static void on_stop(uv_async_t *a)
 {
 	struct worker *w = a->data;
@@ -46,10 +57,8 @@ static void on_stop(uv_async_t *a)
 	upstream_destroy(w->upstream);
 	w->upstream = NULL;
 	for (size_t i = 0; i < w->nlisten; i++) {
-		if (!uv_is_closing((uv_handle_t *)&w->udp[i]))
-			uv_close((uv_handle_t *)&w->udp[i], NULL);
-		if (!uv_is_closing((uv_handle_t *)&w->tcp[i]))
-			uv_close((uv_handle_t *)&w->tcp[i], NULL);
+		close_listener((uv_handle_t *)&w->udp[i]);
+		close_listener((uv_handle_t *)&w->tcp[i]);
 	}
 	uv_close((uv_handle_t *)&w->stop_async, NULL);
 	uv_close((uv_handle_t *)&w->rcu_prepare, NULL);
@@ -71,8 +80,7 @@ static void on_relisten(uv_timer_t *t)
 		int r = listen_tcp_open(&w->loop, addr, &w->tcp[i], &w->tcp_clients);
 		if (r != 0) {
 			/* Initialised but not listening: closed, tried again. */
-			if (!uv_is_closing((uv_handle_t *)&w->tcp[i]))
-				uv_close((uv_handle_t *)&w->tcp[i], NULL);
+			close_listener((uv_handle_t *)&w->tcp[i]);
 			down = true;
 			continue;
 		}
@@ -126,7 +134,7 @@ static int open_listeners(struct worker *w)
 			log_err(LOG_DAEMON, "cannot listen on %s: %s",
 				util_sockaddr_str((const struct sockaddr *)addr, str, sizeof(str)),
 				uv_strerror(r));
-			w->nlisten = i + 1; /* the handles up to i were initialised */
+			w->nlisten = i + 1; /* on_stop() closes those initialised */
 			return r;
 		}
 	}
